@@ -1,0 +1,40 @@
+"""flask_paylinks: payment links, checkout, sends and Text-to-Pay for Flask CRMs.
+
+Mount it with :class:`PayLinks`, point it at the host's contacts with a
+:class:`ContactDirectory` (usually :class:`SQLAlchemyContactDirectory`), and
+hook the :mod:`~flask_paylinks.signals`.
+"""
+
+from __future__ import annotations
+
+from . import signals
+from .contacts import (
+    Address,
+    Contact,
+    ContactDirectory,
+    InMemoryContactDirectory,
+    ModelSegments,
+    Segment,
+    SQLAlchemyContactDirectory,
+)
+from .errors import ConfigError, CurrencyMismatch, PayLinksError
+from .extension import PayLinks
+from .money import Money
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Address",
+    "ConfigError",
+    "Contact",
+    "ContactDirectory",
+    "CurrencyMismatch",
+    "InMemoryContactDirectory",
+    "ModelSegments",
+    "Money",
+    "PayLinks",
+    "PayLinksError",
+    "SQLAlchemyContactDirectory",
+    "Segment",
+    "signals",
+]

@@ -1,0 +1,114 @@
+"""The ``flask paylinks`` command group."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import click
+from flask import Flask, current_app
+from flask.cli import AppGroup
+from sqlalchemy import select
+
+from . import migrate
+
+paylinks_cli = AppGroup("paylinks", help="Payment links: database, links, worker.")
+db_cli = AppGroup("db", help="Create, upgrade or remove the extension's tables.")
+paylinks_cli.add_command(db_cli)
+
+
+def _engine() -> Any:
+    return current_app.extensions["paylinks"].db.engine
+
+
+@db_cli.command("upgrade")
+@click.argument("revision", default="head")
+def db_upgrade(revision: str) -> None:
+    """Upgrade the paylinks_* tables to REVISION (default: the newest)."""
+    migrate.upgrade(_engine(), revision)
+    click.echo(f"paylinks tables are at {migrate.current_revision(_engine())}.")
+
+
+@db_cli.command("downgrade")
+@click.argument("revision", default="-1")
+def db_downgrade(revision: str) -> None:
+    """Step the paylinks_* tables down to REVISION (default: one step; 'base': none)."""
+    migrate.downgrade(_engine(), revision)
+    now = migrate.current_revision(_engine())
+    click.echo(
+        "paylinks tables removed." if now is None else f"paylinks tables are at {now}."
+    )
+
+
+@db_cli.command("current")
+def db_current() -> None:
+    """Show the revision the paylinks_* tables are at."""
+    now = migrate.current_revision(_engine())
+    head = migrate.head_revision()
+    if now is None:
+        click.echo("paylinks tables are not created; run 'flask paylinks db upgrade'.")
+    else:
+        click.echo(f"{now}{' (head)' if now == head else f' (head is {head})'}")
+
+
+def public_base_url(app: Flask) -> str:
+    """Where customers reach the app, for URLs built outside a request."""
+    configured: str | None = app.config.get("PAYLINKS_PUBLIC_URL")
+    if configured:
+        return configured
+    server = app.config.get("SERVER_NAME")
+    if server:
+        return f"{app.config.get('PREFERRED_URL_SCHEME', 'http')}://{server}"
+    return "http://localhost:5000"
+
+
+@paylinks_cli.command("links")
+@click.option("--owner", help="Only this owner's links.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON, one object a link.")
+def list_links(owner: str | None, as_json: bool) -> None:
+    """List payment links with their public URL and status."""
+    from .database import session
+    from .links import public_url
+    from .models import PaymentLink
+
+    stmt = select(PaymentLink).where(PaymentLink.deleted_at.is_(None))
+    if owner is not None:
+        stmt = stmt.where(PaymentLink.owner_id == owner)
+    stmt = stmt.order_by(PaymentLink.owner_id, PaymentLink.created_at, PaymentLink.id)
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    rows = []
+    with app.test_request_context(base_url=public_base_url(app)):
+        for link in session().scalars(stmt):
+            rows.append(
+                {
+                    "id": link.id,
+                    "owner": link.owner_id,
+                    "name": link.name,
+                    "status": "active" if link.is_active else "inactive",
+                    "url": public_url(link),
+                    "created": link.created_at.isoformat(),
+                }
+            )
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    if not rows:
+        click.echo("No payment links.")
+        return
+    for row in rows:
+        click.echo(f"{row['id']:>6}  {row['status']:<8}  {row['url']}  {row['name']}")
+
+
+@paylinks_cli.command("worker")
+@click.option("--burst", is_flag=True, help="Stop once the queue is empty.")
+def worker(burst: bool) -> None:
+    """Run an RQ worker for the extension's jobs (needs PAYLINKS_REDIS_URL)."""
+    from .tasks import run_worker
+
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    if app.extensions["paylinks"].jobs.is_inline:
+        raise click.ClickException(
+            "PAYLINKS_REDIS_URL is not set, so jobs run inline in the web process "
+            "and no worker is needed. Set it to a Redis URL to queue jobs."
+        )
+    run_worker(app, burst=burst)

@@ -1,0 +1,268 @@
+"""Configuration keys, their defaults, and the start-up checks on them.
+
+Every key is read from ``app.config`` as ``PAYLINKS_<KEY>``. :func:`apply_defaults`
+fills in what the host did not set; :func:`validate` refuses a configuration that
+could only fail later, naming the key at fault.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from babel import Locale, UnknownLocaleError
+
+from .errors import ConfigError
+from .money import is_currency
+
+
+@dataclass(frozen=True)
+class ConfigKey:
+    """One configuration key: its default and what it means."""
+
+    default: Any
+    doc: str
+
+
+DEFAULTS: dict[str, ConfigKey] = {
+    # URLs
+    "PAYLINKS_DASHBOARD_PREFIX": ConfigKey(
+        "/paylinks", "URL prefix of the merchant dashboard."
+    ),
+    "PAYLINKS_CHECKOUT_PREFIX": ConfigKey(
+        "/pay", "URL prefix of the public checkout pages (``/pay/<slug>``)."
+    ),
+    "PAYLINKS_WEBHOOK_PREFIX": ConfigKey(
+        "/paylinks/webhooks", "URL prefix of the gateway and SMS webhooks."
+    ),
+    "PAYLINKS_API_PREFIX": ConfigKey("/paylinks/api", "URL prefix of the JSON API."),
+    "PAYLINKS_PUBLIC_URL": ConfigKey(
+        None,
+        "Scheme and host customers reach the checkout on, e.g. "
+        "``https://crm.example.com``. Used for URLs built outside a request (CLI, "
+        "jobs). Unset: ``SERVER_NAME`` and ``PREFERRED_URL_SCHEME``, else "
+        "``http://localhost:5000``.",
+    ),
+    # Gateways
+    "PAYLINKS_GATEWAY": ConfigKey(
+        "sandbox",
+        "Payment gateway: ``sandbox`` (test mode, no money moves) or ``stripe``.",
+    ),
+    "PAYLINKS_ALLOW_SANDBOX": ConfigKey(
+        False,
+        "Allow the ``sandbox`` gateway outside debug and testing. Off by default so "
+        "a production deployment cannot take fake payments by accident.",
+    ),
+    "PAYLINKS_STRIPE_SECRET_KEY": ConfigKey(
+        None, "Stripe secret key (``sk_...``); required with the Stripe gateway."
+    ),
+    "PAYLINKS_STRIPE_PUBLISHABLE_KEY": ConfigKey(
+        None, "Stripe publishable key (``pk_...``); required with the Stripe gateway."
+    ),
+    "PAYLINKS_STRIPE_WEBHOOK_SECRET": ConfigKey(
+        None, "Signing secret of the Stripe webhook endpoint (``whsec_...``)."
+    ),
+    "PAYLINKS_STRIPE_API_BASE": ConfigKey(
+        None,
+        "Base URL of the Stripe API. Unset: Stripe itself. Tests point it at a "
+        "local Stripe-compatible server.",
+    ),
+    # Jobs
+    "PAYLINKS_REDIS_URL": ConfigKey(
+        None,
+        "Redis URL for the RQ job queue and the rate-limit store. Unset: jobs run "
+        "inline in the request and rate limits are kept in memory.",
+    ),
+    "PAYLINKS_QUEUE_NAME": ConfigKey("paylinks", "Name of the RQ queue."),
+    # Messaging
+    "PAYLINKS_SMS_BACKEND": ConfigKey(
+        "console", "SMS sender: ``console`` (logs each message) or ``vonage``."
+    ),
+    "PAYLINKS_VONAGE_API_KEY": ConfigKey(None, "Vonage API key (SMS backend)."),
+    "PAYLINKS_VONAGE_API_SECRET": ConfigKey(None, "Vonage API secret (SMS backend)."),
+    "PAYLINKS_SMS_FROM": ConfigKey(
+        None, "Sender id or number SMS are sent from; required with Vonage."
+    ),
+    "PAYLINKS_EMAIL_BACKEND": ConfigKey(
+        "console", "Email sender: ``console`` (logs each message) or ``smtp``."
+    ),
+    "PAYLINKS_SMTP_HOST": ConfigKey("localhost", "SMTP server host."),
+    "PAYLINKS_SMTP_PORT": ConfigKey(25, "SMTP server port."),
+    "PAYLINKS_SMTP_USERNAME": ConfigKey(None, "SMTP user name, if it needs one."),
+    "PAYLINKS_SMTP_PASSWORD": ConfigKey(None, "SMTP password, if it needs one."),
+    "PAYLINKS_SMTP_STARTTLS": ConfigKey(
+        False, "Upgrade the SMTP connection with STARTTLS."
+    ),
+    "PAYLINKS_EMAIL_FROM": ConfigKey(
+        "payments@localhost", "The From address of the emails the extension sends."
+    ),
+    # Presentation
+    "PAYLINKS_BASE_TEMPLATE": ConfigKey(
+        "paylinks/base.html",
+        "The host layout the dashboard pages extend. It must define "
+        "``{% block content %}``; ``{% block title %}`` is filled when present.",
+    ),
+    "PAYLINKS_LOCALE": ConfigKey(
+        "en_US", "Babel locale for money, number and date formatting."
+    ),
+    "PAYLINKS_DEFAULT_CURRENCY": ConfigKey(
+        "USD", "ISO 4217 currency preselected on new products."
+    ),
+    "PAYLINKS_PHONE_REGION": ConfigKey(
+        "US",
+        "Region (ISO 3166 alpha-2) used to read phone numbers typed without a "
+        "``+`` country code.",
+    ),
+    "PAYLINKS_BRAND_COLOR": ConfigKey(
+        "#4F46E5", "Brand colour of a link that does not set its own (``#RRGGBB``)."
+    ),
+    "PAYLINKS_BUTTON_STYLE": ConfigKey(
+        "rounded",
+        "Button style of a link that does not set its own: rounded, square, pill.",
+    ),
+    "PAYLINKS_LOGO_URL": ConfigKey(
+        None, "Logo of a link that does not set its own (absolute https URL or path)."
+    ),
+    "PAYLINKS_PAGE_SIZE": ConfigKey(25, "Rows per page in the dashboard tables."),
+    # Limits
+    "PAYLINKS_MAX_QUANTITY": ConfigKey(
+        999, "Highest quantity a link may let a customer choose for one item."
+    ),
+    "PAYLINKS_MAX_ITEMS_PER_LINK": ConfigKey(20, "Most products one link may hold."),
+    "PAYLINKS_LOGO_MAX_BYTES": ConfigKey(
+        512 * 1024, "Largest logo upload accepted, in bytes."
+    ),
+    "PAYLINKS_RATELIMIT_CHECKOUT": ConfigKey(
+        "20 per minute;200 per hour",
+        "Rate limit on starting payments, per client address (Flask-Limiter syntax).",
+    ),
+    "PAYLINKS_RATELIMIT_COUPON": ConfigKey(
+        "10 per minute;60 per hour",
+        "Rate limit on coupon code attempts, per client address.",
+    ),
+    "PAYLINKS_RATELIMIT_ENABLED": ConfigKey(True, "Turn the rate limits on or off."),
+    "PAYLINKS_SEND_BATCH_SIZE": ConfigKey(
+        100, "Recipients handled by one job of a bulk send."
+    ),
+}
+
+GATEWAYS = ("sandbox", "stripe")
+SMS_BACKENDS = ("console", "vonage")
+EMAIL_BACKENDS = ("console", "smtp")
+BUTTON_STYLES = ("rounded", "square", "pill")
+HEX_COLOR = re.compile(r"^#[0-9A-Fa-f]{6}$")
+
+
+def apply_defaults(config: dict[str, Any]) -> None:
+    """Set every ``PAYLINKS_*`` key the host left out to its default."""
+    for key, spec in DEFAULTS.items():
+        config.setdefault(key, spec.default)
+
+
+def _require(config: Mapping[str, Any], key: str, because: str) -> None:
+    if not config.get(key):
+        raise ConfigError(f"{key} must be set {because}.")
+
+
+def _one_of(config: Mapping[str, Any], key: str, choices: tuple[str, ...]) -> None:
+    value = config.get(key)
+    if value not in choices:
+        allowed = ", ".join(repr(c) for c in choices)
+        raise ConfigError(f"{key}={value!r} is not one of {allowed}.")
+
+
+def _prefix(config: Mapping[str, Any], key: str) -> None:
+    value = config.get(key)
+    if not isinstance(value, str) or not value.startswith("/") or value.endswith("/"):
+        raise ConfigError(
+            f"{key}={value!r} must start with '/' and not end with one, "
+            "e.g. '/paylinks'."
+        )
+
+
+def _positive_int(config: Mapping[str, Any], key: str) -> None:
+    value = config.get(key)
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise ConfigError(f"{key}={value!r} must be a whole number of at least 1.")
+
+
+def validate(config: Mapping[str, Any], *, debug: bool, testing: bool) -> None:
+    """Raise :class:`ConfigError` naming the key of the first bad setting."""
+    for key in (
+        "PAYLINKS_DASHBOARD_PREFIX",
+        "PAYLINKS_CHECKOUT_PREFIX",
+        "PAYLINKS_WEBHOOK_PREFIX",
+        "PAYLINKS_API_PREFIX",
+    ):
+        _prefix(config, key)
+
+    _one_of(config, "PAYLINKS_GATEWAY", GATEWAYS)
+    if config["PAYLINKS_GATEWAY"] == "sandbox":
+        if not (debug or testing or config.get("PAYLINKS_ALLOW_SANDBOX")):
+            raise ConfigError(
+                "PAYLINKS_GATEWAY='sandbox' takes no real payments and is refused "
+                "outside debug or testing. Set PAYLINKS_GATEWAY='stripe' for "
+                "production, or PAYLINKS_ALLOW_SANDBOX=True for a public demo."
+            )
+    else:
+        _require(config, "PAYLINKS_STRIPE_SECRET_KEY", "with PAYLINKS_GATEWAY='stripe'")
+        _require(
+            config, "PAYLINKS_STRIPE_PUBLISHABLE_KEY", "with PAYLINKS_GATEWAY='stripe'"
+        )
+
+    _one_of(config, "PAYLINKS_SMS_BACKEND", SMS_BACKENDS)
+    if config["PAYLINKS_SMS_BACKEND"] == "vonage":
+        for key in (
+            "PAYLINKS_VONAGE_API_KEY",
+            "PAYLINKS_VONAGE_API_SECRET",
+            "PAYLINKS_SMS_FROM",
+        ):
+            _require(config, key, "with PAYLINKS_SMS_BACKEND='vonage'")
+    _one_of(config, "PAYLINKS_EMAIL_BACKEND", EMAIL_BACKENDS)
+
+    _one_of(config, "PAYLINKS_BUTTON_STYLE", BUTTON_STYLES)
+    color = config.get("PAYLINKS_BRAND_COLOR")
+    if not isinstance(color, str) or not HEX_COLOR.match(color):
+        raise ConfigError(f"PAYLINKS_BRAND_COLOR={color!r} must look like '#4F46E5'.")
+
+    locale = config.get("PAYLINKS_LOCALE")
+    try:
+        Locale.parse(locale)
+    except (UnknownLocaleError, ValueError, TypeError):
+        raise ConfigError(
+            f"PAYLINKS_LOCALE={locale!r} is not a locale Babel knows, e.g. 'en_US'."
+        ) from None
+
+    currency = config.get("PAYLINKS_DEFAULT_CURRENCY")
+    if not isinstance(currency, str) or not is_currency(currency):
+        raise ConfigError(
+            f"PAYLINKS_DEFAULT_CURRENCY={currency!r} is not an ISO 4217 code, "
+            "e.g. 'USD'."
+        )
+
+    region = config.get("PAYLINKS_PHONE_REGION")
+    if not isinstance(region, str) or not re.fullmatch(r"[A-Z]{2}", region):
+        raise ConfigError(
+            f"PAYLINKS_PHONE_REGION={region!r} must be a two-letter region, e.g. 'US'."
+        )
+
+    for key in (
+        "PAYLINKS_PAGE_SIZE",
+        "PAYLINKS_MAX_QUANTITY",
+        "PAYLINKS_MAX_ITEMS_PER_LINK",
+        "PAYLINKS_LOGO_MAX_BYTES",
+        "PAYLINKS_SEND_BATCH_SIZE",
+    ):
+        _positive_int(config, key)
+
+    public_url = config.get("PAYLINKS_PUBLIC_URL")
+    if public_url is not None and (
+        not isinstance(public_url, str)
+        or not re.fullmatch(r"https?://[^/\s]+", public_url)
+    ):
+        raise ConfigError(
+            f"PAYLINKS_PUBLIC_URL={public_url!r} must be a scheme and host only, "
+            "e.g. 'https://crm.example.com'."
+        )

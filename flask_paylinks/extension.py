@@ -1,0 +1,220 @@
+"""The :class:`PayLinks` extension object and its per-app state."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from flask import Blueprint, Flask
+
+from . import config as config_module
+from .contacts import ContactDirectory
+from .errors import ConfigError
+from .scoping import default_owner_loader
+
+if TYPE_CHECKING:
+    from flask_sqlalchemy import SQLAlchemy
+
+    from .gateways.base import Gateway
+    from .messaging.base import EmailSender, SmsSender
+    from .tasks import JobQueue
+
+OwnerLoader = Callable[[], Any]
+#: Names under which a host may replace the extension's form classes.
+FORM_NAMES = frozenset({"product", "coupon", "link", "checkout"})
+ContactUrl = Callable[[str], "str | None"]
+
+
+@dataclass
+class PayLinksState:
+    """What one app's extension holds, at ``app.extensions["paylinks"]``."""
+
+    db: SQLAlchemy
+    contacts: ContactDirectory
+    owner_loader: OwnerLoader
+    gateway: Gateway
+    sms: SmsSender
+    email: EmailSender
+    jobs: JobQueue
+    contact_url: ContactUrl | None = None
+    forms: dict[str, type[Any]] = field(default_factory=dict)
+    extras: dict[str, Any] = field(default_factory=dict)
+
+    def form_class(self, name: str, default: type[Any]) -> type[Any]:
+        """The form class the host put in place of *name*, else *default*."""
+        return self.forms.get(name, default)
+
+
+class PayLinks:
+    """Payment links, checkout, sends and Text-to-Pay for a Flask CRM.
+
+    Mount it once per app::
+
+        paylinks = PayLinks()
+        paylinks.init_app(app, db=db, contacts=SQLAlchemyContactDirectory(...))
+
+    Keyword options given to the constructor are defaults for every
+    :meth:`init_app`; those given to :meth:`init_app` win.
+
+    :param db: the host's Flask-SQLAlchemy instance; the extension's tables
+        live in its database and use its session.
+    :param contacts: a :class:`~flask_paylinks.ContactDirectory`.
+    :param owner_loader: returns the id of the merchant the request acts for,
+        or ``None`` when nobody is logged in. Default: Flask-Login's
+        ``current_user.get_id()``.
+    :param contact_url: given a contact id, the URL of that contact in the
+        host's CRM, for links from the dashboard.
+    :param forms: form classes to use in place of the extension's, by name
+        (``"product"``, ``"coupon"``, ``"link"``, ``"checkout"``).
+    :param gateway: a gateway object to use instead of the one
+        ``PAYLINKS_GATEWAY`` names.
+    :param sms_sender: an SMS sender to use instead of ``PAYLINKS_SMS_BACKEND``.
+    :param email_sender: an email sender to use instead of
+        ``PAYLINKS_EMAIL_BACKEND``.
+    """
+
+    def __init__(self, app: Flask | None = None, **options: Any) -> None:
+        self._options = options
+        if app is not None:
+            self.init_app(app)
+
+    def init_app(self, app: Flask, **options: Any) -> None:
+        """Configure *app*: check settings, register blueprints, CLI and filters.
+
+        Raises :class:`RuntimeError` when *app* already has the extension and
+        :class:`~flask_paylinks.errors.ConfigError` naming the setting at fault
+        when the configuration cannot work.
+        """
+        if "paylinks" in app.extensions:
+            raise RuntimeError(
+                "PayLinks is already initialised on this app; call init_app once."
+            )
+        opts = {**self._options, **options}
+        known = {
+            "db",
+            "contacts",
+            "owner_loader",
+            "contact_url",
+            "forms",
+            "gateway",
+            "sms_sender",
+            "email_sender",
+        }
+        unknown = set(opts) - known
+        if unknown:
+            raise TypeError(
+                f"PayLinks got unknown options: {', '.join(sorted(unknown))}"
+            )
+
+        config_module.apply_defaults(app.config)
+        config_module.validate(app.config, debug=app.debug, testing=app.testing)
+        db = _check_db(opts.get("db"))
+        contacts = _check_contacts(opts.get("contacts"))
+        owner_loader = _check_owner_loader(app, opts.get("owner_loader"))
+        forms = dict(_check_forms(opts.get("forms") or {}))
+
+        from .gateways import create_gateway
+        from .messaging import create_email_sender, create_sms_sender
+        from .tasks import JobQueue
+
+        state = PayLinksState(
+            db=db,
+            contacts=contacts,
+            owner_loader=owner_loader,
+            gateway=opts.get("gateway") or create_gateway(app.config),
+            sms=opts.get("sms_sender") or create_sms_sender(app.config),
+            email=opts.get("email_sender") or create_email_sender(app.config),
+            jobs=JobQueue.from_config(app.config),
+            contact_url=opts.get("contact_url"),
+            forms=forms,
+        )
+        app.extensions["paylinks"] = state
+        _register(app)
+
+
+def _check_db(db: Any) -> SQLAlchemy:
+    from flask_sqlalchemy import SQLAlchemy
+
+    if db is None:
+        raise ConfigError(
+            "PayLinks needs db=: the host's Flask-SQLAlchemy instance, e.g. "
+            "paylinks.init_app(app, db=db, contacts=...)."
+        )
+    if not isinstance(db, SQLAlchemy):
+        raise ConfigError(
+            "PayLinks db= must be a flask_sqlalchemy.SQLAlchemy, not "
+            f"{type(db).__name__}."
+        )
+    return db
+
+
+def _check_contacts(contacts: Any) -> ContactDirectory:
+    if contacts is None:
+        raise ConfigError(
+            "PayLinks needs contacts=: an object implementing ContactDirectory, "
+            "e.g. SQLAlchemyContactDirectory(Customer, owner='account_id', "
+            "fields={...})."
+        )
+    if not isinstance(contacts, ContactDirectory):
+        missing = [
+            name
+            for name in ("get", "search", "segments", "segment_members", "upsert")
+            if not callable(getattr(contacts, name, None))
+        ]
+        raise ConfigError(
+            f"PayLinks contacts= ({type(contacts).__name__}) does not implement "
+            f"ContactDirectory; it lacks {', '.join(missing)}."
+        )
+    return contacts
+
+
+def _check_owner_loader(app: Flask, loader: Any) -> OwnerLoader:
+    if loader is not None:
+        if not callable(loader):
+            raise ConfigError("PayLinks owner_loader= must be a callable.")
+        return loader  # type: ignore[no-any-return]
+    if getattr(app, "login_manager", None) is None:
+        raise ConfigError(
+            "PayLinks needs owner_loader=, or Flask-Login's LoginManager initialised "
+            "on the app before PayLinks (the default owner is current_user.get_id())."
+        )
+    return default_owner_loader
+
+
+def _check_forms(forms: Mapping[str, Any]) -> Mapping[str, type[Any]]:
+    for name, form in forms.items():
+        if name not in FORM_NAMES:
+            raise ConfigError(
+                f"PayLinks forms= has unknown form {name!r}; the forms are "
+                f"{', '.join(sorted(FORM_NAMES))}."
+            )
+        if not isinstance(form, type):
+            raise ConfigError(f"PayLinks forms[{name!r}] must be a form class.")
+    return forms
+
+
+def _register(app: Flask) -> None:
+    from .checkout import blueprint as checkout_blueprint
+    from .cli import paylinks_cli
+    from .dashboard import blueprint as dashboard_blueprint
+    from .templating import register_template_helpers
+
+    config = app.config
+    assets = Blueprint(
+        "paylinks_assets",
+        __name__,
+        template_folder="templates",
+        static_folder="static",
+        static_url_path="/static",
+        url_prefix=config["PAYLINKS_CHECKOUT_PREFIX"],
+    )
+    app.register_blueprint(assets)
+    app.register_blueprint(
+        dashboard_blueprint, url_prefix=config["PAYLINKS_DASHBOARD_PREFIX"]
+    )
+    app.register_blueprint(
+        checkout_blueprint, url_prefix=config["PAYLINKS_CHECKOUT_PREFIX"]
+    )
+    register_template_helpers(app)
+    app.cli.add_command(paylinks_cli)

@@ -1,0 +1,43 @@
+"""Payment gateways, chosen by ``PAYLINKS_GATEWAY``."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from .base import (
+    Gateway,
+    GatewayError,
+    Outcome,
+    PaymentRequest,
+    PaymentUpdate,
+    RecurringTerms,
+    StartedPayment,
+)
+from .sandbox import SandboxGateway
+
+__all__ = [
+    "Gateway",
+    "GatewayError",
+    "Outcome",
+    "PaymentRequest",
+    "PaymentUpdate",
+    "RecurringTerms",
+    "SandboxGateway",
+    "StartedPayment",
+    "create_gateway",
+]
+
+
+def create_gateway(config: Mapping[str, Any]) -> Gateway:
+    """The gateway ``PAYLINKS_GATEWAY`` names, built from its keys."""
+    if config["PAYLINKS_GATEWAY"] == "stripe":
+        from .stripe import StripeGateway
+
+        return StripeGateway(
+            secret_key=config["PAYLINKS_STRIPE_SECRET_KEY"],
+            publishable_key=config["PAYLINKS_STRIPE_PUBLISHABLE_KEY"],
+            webhook_secret=config.get("PAYLINKS_STRIPE_WEBHOOK_SECRET"),
+            api_base=config.get("PAYLINKS_STRIPE_API_BASE"),
+        )
+    return SandboxGateway()

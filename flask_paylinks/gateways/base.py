@@ -1,0 +1,95 @@
+"""The gateway protocol and the plain data that crosses it.
+
+A gateway turns a :class:`PaymentRequest` into a payment at the provider and
+reports what became of it as :class:`PaymentUpdate` values, whether they come
+from a webhook (Stripe) or from the gateway's own card form (sandbox). The
+payments service applies every update through the same path.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol, runtime_checkable
+
+
+class Outcome(enum.StrEnum):
+    """What a gateway says became of a payment."""
+
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    REFUNDED = "refunded"
+
+
+@dataclass(frozen=True, slots=True)
+class RecurringTerms:
+    """The part of a purchase charged again every period."""
+
+    amount: int
+    interval: str
+    interval_count: int
+
+
+@dataclass(frozen=True, slots=True)
+class PaymentRequest:
+    """What the gateway is asked to charge. Amounts are minor units."""
+
+    idempotency_key: str
+    reference: str
+    amount: int
+    currency: str
+    description: str
+    customer_email: str = ""
+    customer_name: str = ""
+    recurring: RecurringTerms | None = None
+    metadata: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class StartedPayment:
+    """The provider's handle on a payment that waits to be confirmed."""
+
+    gateway_payment_id: str
+    #: Handed to the browser where the provider confirms client-side.
+    client_secret: str | None = None
+    gateway_customer_id: str | None = None
+    gateway_subscription_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PaymentUpdate:
+    """One event from the provider about one payment; applied once per event id."""
+
+    event_id: str
+    type: str
+    gateway_payment_id: str
+    outcome: Outcome
+    failure_code: str | None = None
+    failure_message: str | None = None
+    payload: Mapping[str, Any] = field(default_factory=dict)
+
+
+class GatewayError(Exception):
+    """The provider could not be reached or refused the request."""
+
+
+@runtime_checkable
+class Gateway(Protocol):
+    """A payment provider."""
+
+    #: Short name stored on payments and events, e.g. ``"stripe"``.
+    name: str
+    #: True when no real money moves; the checkout then says "test mode".
+    test_mode: bool
+
+    def start_payment(self, request: PaymentRequest) -> StartedPayment:
+        """Create the payment; the same idempotency key gives the same payment."""
+
+    def parse_webhook(
+        self, body: bytes, headers: Mapping[str, str]
+    ) -> PaymentUpdate | None:
+        """Verify and read a webhook; ``None`` for events not about a payment."""
+
+    def refund(self, gateway_payment_id: str, amount: int) -> PaymentUpdate:
+        """Refund *amount* minor units of a succeeded payment."""

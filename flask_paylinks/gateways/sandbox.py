@@ -1,0 +1,118 @@
+"""The sandbox gateway: a first-class test-mode gateway that moves no money.
+
+It is what the demo and the tests run on. Its card form accepts Stripe's
+public test card numbers and answers as Stripe would for them; every outcome
+is reported as a :class:`~.base.PaymentUpdate`, the same value a real
+gateway's webhook produces, and applied by the same service code.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from .base import Outcome, PaymentRequest, PaymentUpdate, StartedPayment
+
+
+@dataclass(frozen=True, slots=True)
+class TestCard:
+    """How the sandbox answers for one test card number."""
+
+    outcome: Outcome
+    failure_code: str | None = None
+    failure_message: str | None = None
+
+
+DECLINED = TestCard(Outcome.FAILED, "card_declined", "Your card was declined.")
+
+#: Stripe's documented test numbers, and what each does.
+TEST_CARDS: dict[str, TestCard] = {
+    "4242424242424242": TestCard(Outcome.SUCCEEDED),
+    "4000056655665556": TestCard(Outcome.SUCCEEDED),
+    "5555555555554444": TestCard(Outcome.SUCCEEDED),
+    "2223003122003222": TestCard(Outcome.SUCCEEDED),
+    "378282246310005": TestCard(Outcome.SUCCEEDED),
+    "4000000000000002": DECLINED,
+    "4000000000009995": TestCard(
+        Outcome.FAILED, "insufficient_funds", "Your card has insufficient funds."
+    ),
+    "4000000000009987": TestCard(
+        Outcome.FAILED, "lost_card", "Your card was declined."
+    ),
+    "4000000000000069": TestCard(
+        Outcome.FAILED, "expired_card", "Your card has expired."
+    ),
+    "4000000000000127": TestCard(
+        Outcome.FAILED, "incorrect_cvc", "Your card's security code is incorrect."
+    ),
+    "4000000000000119": TestCard(
+        Outcome.FAILED,
+        "processing_error",
+        "An error occurred while processing your card. Try again in a little bit.",
+    ),
+}
+
+
+def luhn_ok(number: str) -> bool:
+    """Whether *number* passes the Luhn check every card number passes."""
+    if not number.isdigit() or not 12 <= len(number) <= 19:
+        return False
+    total = 0
+    for index, char in enumerate(reversed(number)):
+        digit = int(char)
+        if index % 2:
+            digit = digit * 2 - 9 if digit > 4 else digit * 2
+        total += digit
+    return total % 10 == 0
+
+
+class SandboxGateway:
+    """Test mode: payments succeed or fail by the test card number given."""
+
+    name = "sandbox"
+    test_mode = True
+
+    def start_payment(self, request: PaymentRequest) -> StartedPayment:
+        """A payment id derived from the idempotency key: the same key, the same id."""
+        digest = hashlib.sha256(request.idempotency_key.encode()).hexdigest()[:24]
+        return StartedPayment(gateway_payment_id=f"sbx_pi_{digest}")
+
+    def charge(self, gateway_payment_id: str, card_number: str) -> PaymentUpdate:
+        """Answer for *card_number* as Stripe would, as one event per payment.
+
+        A card number that fails the Luhn check or is not one of the test
+        numbers is declined, the way Stripe's test mode treats real cards.
+        """
+        number = "".join(ch for ch in card_number if ch.isdigit())
+        card = TEST_CARDS.get(number, DECLINED)
+        if not luhn_ok(number):
+            card = TestCard(
+                Outcome.FAILED, "incorrect_number", "Your card number is incorrect."
+            )
+        succeeded = card.outcome is Outcome.SUCCEEDED
+        return PaymentUpdate(
+            event_id=f"sbx_evt_{gateway_payment_id}",
+            type="payment_intent." + ("succeeded" if succeeded else "payment_failed"),
+            gateway_payment_id=gateway_payment_id,
+            outcome=card.outcome,
+            failure_code=card.failure_code,
+            failure_message=card.failure_message,
+            payload={"card_last4": number[-4:], "test_card": number in TEST_CARDS},
+        )
+
+    def parse_webhook(
+        self, body: bytes, headers: Mapping[str, str]
+    ) -> PaymentUpdate | None:
+        """The sandbox sends no webhooks: its outcomes come from :meth:`charge`."""
+        return None
+
+    def refund(self, gateway_payment_id: str, amount: int) -> PaymentUpdate:
+        """Refunds always succeed in the sandbox."""
+        return PaymentUpdate(
+            event_id=f"sbx_evt_refund_{gateway_payment_id}",
+            type="charge.refunded",
+            gateway_payment_id=gateway_payment_id,
+            outcome=Outcome.REFUNDED,
+            payload={"amount": amount},
+        )

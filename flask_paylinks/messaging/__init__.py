@@ -1,0 +1,50 @@
+"""SMS and email senders, chosen by the ``PAYLINKS_*_BACKEND`` keys."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from .base import EmailSender, MessageDeferred, MessageRejected, SentMessage, SmsSender
+from .console import ConsoleEmailSender, ConsoleSmsSender
+
+__all__ = [
+    "ConsoleEmailSender",
+    "ConsoleSmsSender",
+    "EmailSender",
+    "MessageDeferred",
+    "MessageRejected",
+    "SentMessage",
+    "SmsSender",
+    "create_email_sender",
+    "create_sms_sender",
+]
+
+
+def create_sms_sender(config: Mapping[str, Any]) -> SmsSender:
+    """The SMS sender ``PAYLINKS_SMS_BACKEND`` names."""
+    if config["PAYLINKS_SMS_BACKEND"] == "vonage":
+        from .sms import VonageSmsSender
+
+        return VonageSmsSender(
+            config["PAYLINKS_VONAGE_API_KEY"],
+            config["PAYLINKS_VONAGE_API_SECRET"],
+            config["PAYLINKS_SMS_FROM"],
+        )
+    return ConsoleSmsSender()
+
+
+def create_email_sender(config: Mapping[str, Any]) -> EmailSender:
+    """The email sender ``PAYLINKS_EMAIL_BACKEND`` names."""
+    if config["PAYLINKS_EMAIL_BACKEND"] == "smtp":
+        from .email import SmtpEmailSender
+
+        return SmtpEmailSender(
+            config["PAYLINKS_SMTP_HOST"],
+            int(config["PAYLINKS_SMTP_PORT"]),
+            config["PAYLINKS_EMAIL_FROM"],
+            username=config.get("PAYLINKS_SMTP_USERNAME"),
+            password=config.get("PAYLINKS_SMTP_PASSWORD"),
+            starttls=bool(config.get("PAYLINKS_SMTP_STARTTLS")),
+        )
+    return ConsoleEmailSender()

@@ -1,0 +1,1 @@
+"""Alembic scripts for the extension's tables (run by ``flask paylinks db``)."""

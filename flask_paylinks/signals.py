@@ -1,0 +1,54 @@
+"""Blinker signals a host connects its automations to.
+
+Each signal is sent with the Flask app as sender and keyword arguments named
+in its docstring; connect with ``signal.connect(receiver, app)`` to hear one
+app only::
+
+    from flask_paylinks import signals
+
+    @signals.payment_succeeded.connect_via(app)
+    def on_paid(app, payment, **extra):
+        crm.add_note(payment.contact_id, f"Paid {payment.total}")
+"""
+
+from __future__ import annotations
+
+from blinker import Namespace
+
+_signals = Namespace()
+
+link_created = _signals.signal("paylinks.link-created")
+"""A link was made: ``link``."""
+
+link_updated = _signals.signal("paylinks.link-updated")
+"""A link's settings or items changed: ``link``."""
+
+link_deactivated = _signals.signal("paylinks.link-deactivated")
+"""A link stopped taking payments (deactivated or deleted): ``link``."""
+
+checkout_viewed = _signals.signal("paylinks.checkout-viewed")
+"""A customer opened a checkout page: ``link``, ``recipient`` (or ``None``)."""
+
+checkout_started = _signals.signal("paylinks.checkout-started")
+"""A customer started paying; a pending payment exists: ``payment``."""
+
+payment_succeeded = _signals.signal("paylinks.payment-succeeded")
+"""A payment went through: ``payment``, ``contact`` (the upserted contact)."""
+
+payment_failed = _signals.signal("paylinks.payment-failed")
+"""A payment was declined or failed: ``payment``."""
+
+payment_refunded = _signals.signal("paylinks.payment-refunded")
+"""A payment was refunded: ``payment``."""
+
+send_finished = _signals.signal("paylinks.send-finished")
+"""Every message of a bulk send was handed to its provider: ``send``."""
+
+message_sent = _signals.signal("paylinks.message-sent")
+"""An SMS or email left for a contact: ``contact_id``, ``channel``, ``to``, ``body``."""
+
+message_delivered = _signals.signal("paylinks.message-delivered")
+"""The provider reported a message delivered: ``recipient``."""
+
+message_failed = _signals.signal("paylinks.message-failed")
+"""The provider reported a message failed: ``recipient``, ``reason``."""
