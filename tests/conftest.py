@@ -190,3 +190,37 @@ def app(host_a: Flask) -> Flask:
 def make_config(**overrides: Any) -> dict[str, Any]:
     """Config for an app made inside a test, with rate limits off."""
     return {"PAYLINKS_RATELIMIT_ENABLED": False, **overrides}
+
+
+# -- browser ----------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    """Headless Debian Chromium through Playwright, for the session."""
+    from .browser import chromium
+
+    try:
+        with chromium() as instance:
+            yield instance
+    except ServiceUnavailable as error:
+        pytest.fail(str(error), pytrace=False)
+
+
+@pytest.fixture
+def page(browser: Any) -> Iterator[Any]:
+    """A fresh desktop-sized page (own cookies) that fails on console errors."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    new_page = context.new_page()
+    errors: list[str] = []
+
+    def on_console(message: Any) -> None:
+        where = (message.location or {}).get("url", "")
+        if message.type == "error" and not where.endswith("/favicon.ico"):
+            errors.append(f"{message.text} ({where})")
+
+    new_page.on("console", on_console)
+    new_page.on("pageerror", lambda exc: errors.append(str(exc)))
+    yield new_page
+    context.close()
+    assert not errors, f"the browser reported errors: {errors}"
