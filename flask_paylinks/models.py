@@ -31,6 +31,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    func,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
@@ -246,7 +247,11 @@ class PaymentLink(Timestamps, Base):
     __table_args__ = (
         CheckConstraint(f"status IN ({_values(LinkStatus)})", name="status"),
         CheckConstraint(f"source IN ({_values(LinkSource)})", name="source"),
-        Index(None, "owner_id", "created_at"),
+        # The dashboard's links table (migration 0002): newest first and date
+        # ranges, then the status and source filters in creation order.
+        Index(None, "owner_id", "created_at", "id"),
+        Index(None, "owner_id", "status", "created_at", "id"),
+        Index(None, "owner_id", "source", "created_at", "id"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -286,6 +291,22 @@ class PaymentLink(Timestamps, Base):
         if self.deleted_at is not None or self.status != LinkStatus.ACTIVE:
             return False
         return self.expires_at is None or self.expires_at > utcnow()
+
+
+#: The links table sorted by name, case-insensitively (migration 0002).
+Index(
+    "ix_paylinks_links_owner_id_lower_name_id",
+    PaymentLink.owner_id,
+    func.lower(PaymentLink.name),
+    PaymentLink.id,
+)
+#: Name search (``ILIKE '%text%'``) by trigrams; PostgreSQL with ``pg_trgm`` only.
+Index(
+    "ix_paylinks_links_name_trgm",
+    PaymentLink.name,
+    postgresql_using="gin",
+    postgresql_ops={"name": "gin_trgm_ops"},
+).ddl_if(dialect="postgresql")
 
 
 class LinkItem(Base):

@@ -1,0 +1,114 @@
+"""Images merchants upload (logos, product pictures), stored and served by us.
+
+An upload is accepted only when Pillow reads it as a PNG, JPEG, GIF or WebP
+image no larger than ``PAYLINKS_LOGO_MAX_BYTES``; the browser's claimed content
+type and file name are ignored. SVG is refused: it can carry scripts. Stored
+files are served publicly (the checkout shows them to customers) under an
+unguessable token, with the content type Pillow found.
+"""
+
+from __future__ import annotations
+
+import io
+import secrets
+import warnings
+from typing import IO
+
+from flask import Blueprint, Response, abort, current_app
+from PIL import Image, UnidentifiedImageError
+from sqlalchemy import select
+
+from .database import session
+from .models import Asset
+from .validation import InvalidInput
+
+#: Pillow format name -> the content type we serve the file with.
+IMAGE_TYPES = {
+    "PNG": "image/png",
+    "JPEG": "image/jpeg",
+    "GIF": "image/gif",
+    "WEBP": "image/webp",
+}
+#: Width times height above which an image is refused (a decompression bomb).
+MAX_PIXELS = 25_000_000
+
+blueprint = Blueprint("paylinks_uploads", __name__)
+
+
+def read_limited(stream: IO[bytes], max_bytes: int) -> bytes | None:
+    """The bytes of *stream*, or ``None`` when it holds more than *max_bytes*."""
+    data = stream.read(max_bytes + 1)
+    return None if len(data) > max_bytes else data
+
+
+def image_type(data: bytes) -> str | None:
+    """The content type of *data* when Pillow can read it as a web image."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(data)) as image:
+                width, height = image.size
+                if width * height > MAX_PIXELS:
+                    return None
+                kind = image.format
+                image.verify()
+    except (
+        UnidentifiedImageError,
+        Image.DecompressionBombError,
+        Image.DecompressionBombWarning,
+        OSError,
+        SyntaxError,
+        ValueError,
+    ):
+        return None
+    return IMAGE_TYPES.get(kind or "")
+
+
+def store_image(owner: str, stream: IO[bytes], *, field: str = "logo_file") -> Asset:
+    """Keep an uploaded image for *owner*; :class:`InvalidInput` on *field* if bad.
+
+    The asset is added to the session, not committed: it is saved with the
+    link or product it belongs to, or not at all.
+    """
+    limit: int = current_app.config["PAYLINKS_LOGO_MAX_BYTES"]
+    data = read_limited(stream, limit)
+    if data is None:
+        raise InvalidInput({field: f"The image must be {_size(limit)} or smaller."})
+    if not data:
+        raise InvalidInput({field: "The file is empty."})
+    content_type = image_type(data)
+    if content_type is None:
+        raise InvalidInput(
+            {field: "Upload a PNG, JPEG, GIF or WebP image; this file is not one."}
+        )
+    asset = Asset(
+        owner_id=owner,
+        token=secrets.token_urlsafe(24),
+        content_type=content_type,
+        data=data,
+        size=len(data),
+    )
+    session().add(asset)
+    session().flush()
+    return asset
+
+
+def _size(limit: int) -> str:
+    if limit >= 1024 * 1024:
+        return f"{limit / (1024 * 1024):g} MB"
+    return f"{limit // 1024} KB"
+
+
+@blueprint.get("/assets/<token>")
+def asset(token: str) -> Response:
+    """Serve a stored image to anyone who has its token (it is on public pages)."""
+    if len(token) > 64:
+        abort(404)
+    row = session().scalars(select(Asset).where(Asset.token == token)).first()
+    if row is None:
+        abort(404)
+    response = Response(row.data, mimetype=row.content_type)
+    response.headers["Cache-Control"] = "public, max-age=31536000, immutable"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    return response
