@@ -56,6 +56,13 @@ def code_key(code: str) -> str:
     return code.strip().upper()
 
 
+def check_coupon(
+    owner: str, data: CouponData, *, existing: Coupon | None = None
+) -> dict[str, str]:
+    """What is wrong with *data*, by field; empty when it can be saved."""
+    return _check(owner, data, existing)
+
+
 def _check(owner: str, data: CouponData, coupon: Coupon | None) -> dict[str, str]:
     errors: dict[str, str] = {}
     code = data.code.strip()

@@ -35,6 +35,7 @@ from .models import (
 from .money import Money
 from .pagination import KeysetOrder, Page, keyset_page, keyset_select
 from .scoping import get_owned, owned
+from .uploads import asset_path
 from .validation import InvalidInput, https_url_problem, is_hex_color
 
 #: Sort orders of the links table, by the name the URL uses.
@@ -53,7 +54,7 @@ SORTS: dict[str, KeysetOrder] = {
     ),
 }
 DEFAULT_SORT = "-created"
-STATUSES = ("active", "inactive")
+STATUSES = ("active", "inactive", "expired")
 SOURCES = tuple(source.value for source in LinkSource)
 SOURCE_LABELS = {
     LinkSource.DASHBOARD: "Dashboard",
@@ -100,6 +101,14 @@ class LinkData:
     logo_url: str | None = None
     logo_asset_id: int | None = None
     button_style: str | None = None
+
+
+def check_link(
+    owner: str, data: LinkData, *, existing: PaymentLink | None = None
+) -> dict[str, str]:
+    """What is wrong with *data*, by field (``items-0-quantity`` for the first
+    item's quantity); empty when :func:`create_link` would take it."""
+    return _check(owner, data, existing)[0]
 
 
 def _check(
@@ -404,11 +413,6 @@ def public_url(link: PaymentLink) -> str:
     return url_for("paylinks_checkout.show", slug=link.slug, _external=True)
 
 
-def asset_path(asset: Asset) -> str:
-    """The URL path the extension serves an uploaded file at."""
-    return url_for("paylinks_uploads.asset", token=asset.token)
-
-
 def logo_src(link: PaymentLink) -> str | None:
     """The logo a link's checkout shows: its upload, its URL, or the default."""
     if link.logo_asset_id is not None and link.logo_asset is not None:
@@ -470,9 +474,11 @@ def filter_conditions(owner: str, filters: LinkFilters) -> list[ColumnElement[bo
     if filters.status == "active":
         conditions.append(live)
     elif filters.status == "inactive":
+        conditions.append(PaymentLink.status == LinkStatus.INACTIVE)
+    elif filters.status == "expired":
         conditions.append(
-            or_(
-                PaymentLink.status == LinkStatus.INACTIVE,
+            and_(
+                PaymentLink.status == LinkStatus.ACTIVE,
                 PaymentLink.expires_at <= now,
             )
         )

@@ -14,7 +14,7 @@ import secrets
 import warnings
 from typing import IO
 
-from flask import Blueprint, Response, abort, current_app
+from flask import Blueprint, Response, abort, current_app, url_for
 from PIL import Image, UnidentifiedImageError
 from sqlalchemy import select
 
@@ -91,6 +91,11 @@ def store_image(owner: str, stream: IO[bytes], *, field: str = "logo_file") -> A
     session().add(asset)
     session().flush()
     return asset
+
+
+def asset_path(asset: Asset) -> str:
+    """The URL path the extension serves an uploaded file at."""
+    return url_for("paylinks_uploads.asset", token=asset.token)
 
 
 def _size(limit: int) -> str:

@@ -15,4 +15,12 @@ def _require_owner() -> None:
     current_owner()
 
 
-from . import views  # noqa: E402, F401  (registers the routes)
+@blueprint.app_template_global("paylinks_form_problems")
+def _form_problems(form: object) -> list[tuple[str | None, str]]:
+    """The errors of a form for its summary box (a global: macros see it)."""
+    from .helpers import form_problems
+
+    return form_problems(form)
+
+
+from . import coupon_views, product_views, views  # noqa: E402, F401  (routes)
