@@ -68,7 +68,7 @@ def new_slug() -> str:
     return secrets.token_urlsafe(16)
 
 
-# -- input --------------------------------------------------------------------
+# -- input ---------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -380,7 +380,7 @@ def draft_link(
     return link
 
 
-# -- reading ------------------------------------------------------------------
+# -- reading -------------------------------------------------------------------
 
 
 def list_links(owner: str) -> Sequence[PaymentLink]:
@@ -540,7 +540,7 @@ def link_table(
     )
 
 
-# -- presentation ---------------------------------------------------------------
+# -- presentation --------------------------------------------------------------
 
 
 def price_summary(link: PaymentLink, locale: str = "en_US") -> str:

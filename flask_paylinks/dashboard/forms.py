@@ -155,7 +155,7 @@ def mark_errors(form: Form, errors: dict[str, str]) -> None:
             field.errors = [message]
 
 
-# -- products -------------------------------------------------------------------
+# -- products ------------------------------------------------------------------
 
 
 class ProductForm(FlaskForm):  # type: ignore[misc]
@@ -211,7 +211,7 @@ class ProductForm(FlaskForm):  # type: ignore[misc]
         _ensure_choice(self.currency, self.currency.data)
 
 
-# -- coupons --------------------------------------------------------------------
+# -- coupons -------------------------------------------------------------------
 
 
 class CouponForm(FlaskForm):  # type: ignore[misc]
@@ -359,7 +359,7 @@ class CouponForm(FlaskForm):  # type: ignore[misc]
         return int(basis_points)
 
 
-# -- links ----------------------------------------------------------------------
+# -- links ---------------------------------------------------------------------
 
 
 class LinkItemForm(Form):  # type: ignore[misc]

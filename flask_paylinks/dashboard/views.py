@@ -52,7 +52,7 @@ def _per_page() -> int:
     return per_page
 
 
-# -- the table ----------------------------------------------------------------
+# -- the table -----------------------------------------------------------------
 
 
 @blueprint.get("/")
@@ -113,7 +113,7 @@ def _row(link: PaymentLink) -> dict[str, Any]:
     }
 
 
-# -- create and edit --------------------------------------------------------------
+# -- create and edit -----------------------------------------------------------
 
 
 @blueprint.route("/links/new", methods=["GET", "POST"])
@@ -251,7 +251,7 @@ def _render_form(owner: str, form: LinkForm, link: PaymentLink | None) -> str:
     )
 
 
-# -- live preview -------------------------------------------------------------------
+# -- live preview --------------------------------------------------------------
 
 
 def render_preview(link: PaymentLink) -> str:
@@ -338,7 +338,7 @@ def _json(value: Any) -> str:
     return current_app.json.dumps(value)
 
 
-# -- one link ----------------------------------------------------------------------
+# -- one link ------------------------------------------------------------------
 
 
 @blueprint.get("/links/<int:link_id>")
@@ -406,7 +406,7 @@ def link_qr(link_id: int, kind: str) -> Response:
     return response
 
 
-# -- actions ------------------------------------------------------------------------
+# -- actions -------------------------------------------------------------------
 
 
 @blueprint.post("/links/<int:link_id>/deactivate")

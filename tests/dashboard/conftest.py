@@ -66,7 +66,7 @@ def client_b(app: Flask) -> FlaskClient:
     return _client(app, 2)
 
 
-# -- factories ------------------------------------------------------------------
+# -- factories -----------------------------------------------------------------
 
 
 def make_product(owner: str, **fields: Any) -> Product:
@@ -175,7 +175,7 @@ def days_ago(days: float) -> datetime:
     return utcnow() - timedelta(days=days)
 
 
-# -- counting queries -------------------------------------------------------------
+# -- counting queries ----------------------------------------------------------
 
 
 class QueryCounter:
@@ -209,4 +209,4 @@ def count_queries(app: Flask) -> Iterator[Any]:
         finally:
             event.remove(engine, "before_cursor_execute", counter)
 
-    yield counting
+    return counting

@@ -60,7 +60,7 @@ def post_new_link(client: FlaskClient, data: dict[str, Any]) -> Any:
     return response
 
 
-# -- links ------------------------------------------------------------------------
+# -- links ---------------------------------------------------------------------
 
 
 def test_name_missing(client_a: FlaskClient, course: Product) -> None:
@@ -164,7 +164,9 @@ def test_brand_colour_not_hex(
     assert "six hex digits" in field_error(html, "brand_color")
     assert control(html, "brand_color")["value"] == colour
     # The advanced options open by themselves so the error is in view.
-    assert [e for e in parse(html) if e.get("data-advanced") == ""][0].get("open") == ""
+    assert (
+        next(e for e in parse(html) if e.get("data-advanced") == "").get("open") == ""
+    )
 
 
 @pytest.mark.parametrize(
@@ -275,7 +277,7 @@ def test_another_merchants_product_is_refused(
     assert "not in your catalogue" in by_id(html, "items-0-product_id-error").text
 
 
-# -- coupons ------------------------------------------------------------------------
+# -- coupons -------------------------------------------------------------------
 
 
 def coupon_form(**overrides: Any) -> dict[str, Any]:
@@ -353,7 +355,7 @@ def test_coupon_repeating_without_months(client_a: FlaskClient, app: Any) -> Non
     assert field_error(html, "duration_in_months")
 
 
-# -- products ----------------------------------------------------------------------
+# -- products ------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -395,7 +397,7 @@ def test_product_recurring_period_over_a_year(client_a: FlaskClient, app: Any) -
     assert "one year" in field_error(response.data, "interval_count")
 
 
-# -- the table's filters --------------------------------------------------------------
+# -- the table's filters -------------------------------------------------------
 
 
 def test_date_range_that_ends_before_it_starts(client_a: FlaskClient, app: Any) -> None:
