@@ -6,6 +6,7 @@ extension sees them as owners ``"1"`` and ``"2"``.
 
 from __future__ import annotations
 
+import contextvars
 import itertools
 import secrets
 from collections.abc import Iterator
@@ -34,9 +35,26 @@ OWNER_B = "2"
 _counter = itertools.count(1)
 
 
+class RequestPerContextClient(FlaskClient):
+    """A test client whose every request gets its own app context, as in production.
+
+    The tests hold an app context open for the factories; Flask would reuse
+    it for the client's requests, sharing ``g`` (where the request's owner is
+    kept) and the database session between requests and merchants. Running
+    each request in an empty :class:`contextvars.Context` gives it a fresh
+    app context, ``g`` and session, and leaves the test's own untouched.
+    """
+
+    def open(self, *args: Any, **kwargs: Any) -> Any:
+        # Buffered: a streamed body is read while its context is still there.
+        kwargs["buffered"] = True
+        return contextvars.Context().run(super().open, *args, **kwargs)
+
+
 @pytest.fixture
 def app(host_a: Flask) -> Iterator[Flask]:
     """Host A with two merchants' users, inside an app context."""
+    host_a.test_client_class = RequestPerContextClient
     with host_a.app_context():
         crm_a.db.session.add_all(
             [
