@@ -54,6 +54,9 @@ SORTS: dict[str, KeysetOrder] = {
     ),
 }
 DEFAULT_SORT = "-created"
+#: The table counts matching links up to this many, then says "10,000+":
+#: an exact count of 100,000 rows would cost more than the page itself.
+COUNT_CAP = 10_000
 STATUSES = ("active", "inactive", "expired")
 SOURCES = tuple(source.value for source in LinkSource)
 SOURCE_LABELS = {
@@ -503,17 +506,14 @@ def link_table(
 ) -> Page[PaymentLink]:
     """One page of the links table: three queries whatever the page or filters.
 
-    One counts the matching links, one reads the page, one reads the page's
-    items with their products (for the price summaries).
+    One counts the matching links (up to :data:`COUNT_CAP`), one reads the
+    page, one reads the page's items with their products (for the price
+    summaries).
     """
     order = SORTS.get(filters.sort, SORTS[DEFAULT_SORT])
     conditions = filter_conditions(owner, filters)
-    total = (
-        session().scalar(
-            select(func.count()).select_from(PaymentLink).where(*conditions)
-        )
-        or 0
-    )
+    matching = select(PaymentLink.id).where(*conditions).limit(COUNT_CAP + 1).subquery()
+    total = session().scalar(select(func.count()).select_from(matching)) or 0
     stmt = (
         select(PaymentLink, *order.keys)
         .where(*conditions)
@@ -533,10 +533,11 @@ def link_table(
     )
     return Page(
         items=[row[0] for row in page.items],
-        total=total,
+        total=min(total, COUNT_CAP),
         next_cursor=page.next_cursor,
         prev_cursor=page.prev_cursor,
         per_page=per_page,
+        total_is_capped=total > COUNT_CAP,
     )
 
 

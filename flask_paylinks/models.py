@@ -32,6 +32,7 @@ from sqlalchemy import (
     TypeDecorator,
     UniqueConstraint,
     func,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
@@ -240,6 +241,13 @@ class Asset(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
+#: Partial-index options: only links that are not deleted.
+LIVE_ONLY: dict[str, Any] = {
+    "postgresql_where": text("deleted_at IS NULL"),
+    "sqlite_where": text("deleted_at IS NULL"),
+}
+
+
 class PaymentLink(Timestamps, Base):
     """A shareable URL to a branded checkout for a set of products."""
 
@@ -248,10 +256,11 @@ class PaymentLink(Timestamps, Base):
         CheckConstraint(f"status IN ({_values(LinkStatus)})", name="status"),
         CheckConstraint(f"source IN ({_values(LinkSource)})", name="source"),
         # The dashboard's links table (migration 0002): newest first and date
-        # ranges, then the status and source filters in creation order.
-        Index(None, "owner_id", "created_at", "id"),
-        Index(None, "owner_id", "status", "created_at", "id"),
-        Index(None, "owner_id", "source", "created_at", "id"),
+        # ranges, then the status and source filters in creation order. The
+        # table never shows deleted links, so deleted ones are left out.
+        Index(None, "owner_id", "created_at", "id", **LIVE_ONLY),
+        Index(None, "owner_id", "status", "created_at", "id", **LIVE_ONLY),
+        Index(None, "owner_id", "source", "created_at", "id", **LIVE_ONLY),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -299,6 +308,7 @@ Index(
     PaymentLink.owner_id,
     func.lower(PaymentLink.name),
     PaymentLink.id,
+    **LIVE_ONLY,
 )
 #: Name search (``ILIKE '%text%'``) by trigrams; PostgreSQL with ``pg_trgm`` only.
 Index(

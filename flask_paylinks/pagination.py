@@ -13,7 +13,7 @@ import base64
 import binascii
 import json
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Generic, TypeVar
 
@@ -28,7 +28,7 @@ class Page(Generic[T]):
     """One page of rows and how to reach its neighbours."""
 
     items: list[T]
-    #: Rows matching the filters across all pages.
+    #: Rows matching the filters across all pages (see :attr:`total_is_capped`).
     total: int
     #: Pass as ``after`` for the next page; ``None`` on the last page.
     next_cursor: str | None = None
@@ -37,7 +37,8 @@ class Page(Generic[T]):
     #: Numbered pages only: this page's number (from 1) and the page size.
     number: int | None = None
     per_page: int = 25
-    extra: dict[str, Any] = field(default_factory=dict)
+    #: The count stopped at :attr:`total`: there are at least that many rows.
+    total_is_capped: bool = False
 
     @property
     def pages(self) -> int:

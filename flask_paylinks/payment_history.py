@@ -58,17 +58,24 @@ def link_payments(
     after: str | None = None,
     before: str | None = None,
     per_page: int = 25,
+    count: bool = True,
 ) -> Page[Payment]:
-    """One page of a link's payments, newest first (two queries)."""
+    """One page of a link's payments, newest first.
+
+    With ``count=False`` the total is not counted (it is 0): the link's page
+    gets its numbers from :func:`state_totals` instead of counting twice.
+    """
     base = owned(Payment, owner).where(Payment.link_id == link.id)
-    total = (
-        session().scalar(
-            select(func.count())
-            .select_from(Payment)
-            .where(Payment.owner_id == owner, Payment.link_id == link.id)
+    total = 0
+    if count:
+        total = (
+            session().scalar(
+                select(func.count())
+                .select_from(Payment)
+                .where(Payment.owner_id == owner, Payment.link_id == link.id)
+            )
+            or 0
         )
-        or 0
-    )
     stmt, start = keyset_select(
         base, NEWEST_FIRST, after=after, before=before, per_page=per_page
     )

@@ -353,6 +353,7 @@ def link_detail(link_id: int) -> str:
         after=request.args.get("after"),
         before=request.args.get("before"),
         per_page=_per_page(),
+        count=False,
     )
     contact_url = current_app.extensions["paylinks"].contact_url
     return render_template(

@@ -581,3 +581,18 @@ def test_anonymous_visitors_get_the_hosts_login(app: Flask) -> None:
     response = app.test_client().get(f"/paylinks/links/{link.id}")
     assert response.status_code == 302
     assert "/login" in response.headers["Location"]
+
+
+def test_a_large_table_says_more_than(
+    client_a: FlaskClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from flask_paylinks import links
+
+    monkeypatch.setattr(links, "COUNT_CAP", 3)
+    for n in range(5):
+        make_link(OWNER_A, name=f"Promo {n}")
+    assert "More than 3 payment links" in text(client_a.get("/paylinks/").data)
+    assert "More than 3 payment links match" in text(
+        client_a.get("/paylinks/?q=Promo+").data
+    )
+    assert "1 payment link matches" in text(client_a.get("/paylinks/?q=Promo+4").data)

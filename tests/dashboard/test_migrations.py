@@ -161,3 +161,51 @@ def test_0002_goes_down_and_up_again(empty_database_url: str) -> None:
 @pytest.mark.postgresql
 def test_0002_goes_down_and_up_on_postgresql(empty_database_url: str) -> None:
     test_0002_goes_down_and_up_again(empty_database_url)
+
+
+def _index_sql(url: str) -> dict[str, str]:
+    engine = create_engine(url)
+    try:
+        with engine.connect() as connection:
+            if is_postgresql(url):
+                rows = connection.execute(
+                    text("SELECT indexname, indexdef FROM pg_indexes")
+                )
+            else:
+                rows = connection.execute(
+                    text("SELECT name, sql FROM sqlite_master WHERE type = 'index'")
+                )
+            return {name: sql or "" for name, sql in rows}
+    finally:
+        engine.dispose()
+
+
+def _normal(sql: str) -> str:
+    return " ".join(sql.replace("(", " ").replace(")", " ").replace('"', "").split())
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_partial_indexes_have_the_models_predicate(
+    backend: str, request: pytest.FixtureRequest, tmp_path: Any
+) -> None:
+    """Alembic does not compare index predicates; this test does."""
+    if backend == "postgresql":
+        from ..conftest import _new_pg_database
+
+        url = _new_pg_database(request.getfixturevalue("pg_cluster"))
+    else:
+        url = f"sqlite:///{tmp_path / 'partial.db'}"
+    engine = create_engine(url)
+    migrate.upgrade(engine)
+    engine.dispose()
+    definitions = _index_sql(url)
+    checked = 0
+    for table in metadata.sorted_tables:
+        for index in table.indexes:
+            where = index.dialect_kwargs.get(f"{backend}_where")
+            if where is None:
+                continue
+            checked += 1
+            sql = _normal(definitions[str(index.name)])
+            assert f"WHERE {_normal(str(where))}" in sql, index.name
+    assert checked == 4
