@@ -31,7 +31,7 @@ class SmsRefused(Exception):
     """The CRM will not text this customer; the message says why, for people."""
 
 
-def customers_of(account_id: int) -> Select[tuple[Customer]]:
+def customers_of(account_id: int) -> Select[Customer]:
     """``select(Customer)`` limited to one account."""
     return select(Customer).where(Customer.account_id == account_id)
 

@@ -228,7 +228,7 @@ CONVERSATIONS = (
         (Direction.OUT, "Hi {first}, thanks for stopping by last week! Any questions?"),
         (Direction.IN, "Yes, do you have anything on Saturday mornings?"),
         (Direction.OUT, "We do, 9 and 10:30. Want me to hold a spot for you?"),
-        (Direction.IN, "10:30 please 🙏"),
+        (Direction.IN, "10:30 please, thank you!"),
     ),
     (
         (
@@ -535,6 +535,7 @@ def seed_command(customers: int) -> None:
     acme = summary["acme"]
     with app.test_request_context(base_url=public_base_url(app)):
         link = db.session.get(PaymentLink, acme["links"][1])
+        assert link is not None
         checkout = public_url(link)
     click.echo("Demo data ready.")
     for merchant in MERCHANTS:

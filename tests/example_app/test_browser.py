@@ -47,6 +47,7 @@ def test_log_in_and_browse_the_crm(
     page.get_by_role("button", name="Send SMS").click()
     page.wait_for_url("**/conversation#latest")
     assert page.locator(".msg-out .bubble").last.inner_text() == "See you at 10:30!"
+    screenshot(page, "example_app-conversation-1280")
 
     # The same pages on a phone.
     page.set_viewport_size({"width": 390, "height": 844})
