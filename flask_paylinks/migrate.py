@@ -21,9 +21,17 @@ TABLE_PREFIX = "paylinks_"
 
 
 def include_name(name: str | None, type_: str, parent_names: Any) -> bool:
-    """Alembic looks at the extension's tables only, never the host's."""
+    """Alembic looks at the extension's tables only, never the host's.
+
+    It also leaves out the indexes the migrations make on PostgreSQL only
+    (:data:`~flask_paylinks.models.POSTGRESQL_ONLY_INDEXES`).
+    """
     if type_ == "table":
         return bool(name and name.startswith(TABLE_PREFIX) and name != VERSION_TABLE)
+    if type_ == "index":
+        from .models import POSTGRESQL_ONLY_INDEXES
+
+        return name not in POSTGRESQL_ONLY_INDEXES
     return True
 
 

@@ -388,9 +388,19 @@ def link_payments_csv(link_id: int) -> Response:
     return response
 
 
-@blueprint.get("/links/<int:link_id>/qr.<any(png, svg):kind>")
-def link_qr(link_id: int, kind: str) -> Response:
-    """The QR code of the link's URL; ``?download=1`` saves it as a file."""
+@blueprint.get("/links/<int:link_id>/qr.png")
+def link_qr_png(link_id: int) -> Response:
+    """The QR code of the link's URL as a PNG; ``?download=1`` saves it."""
+    return _qr(link_id, "png")
+
+
+@blueprint.get("/links/<int:link_id>/qr.svg")
+def link_qr_svg(link_id: int) -> Response:
+    """The QR code of the link's URL as an SVG; ``?download=1`` saves it."""
+    return _qr(link_id, "svg")
+
+
+def _qr(link_id: int, kind: str) -> Response:
     owner = current_owner()
     link = _link_or_404(owner, link_id)
     url = link_service.public_url(link)

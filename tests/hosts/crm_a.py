@@ -66,7 +66,7 @@ class Tag(db.Model):  # type: ignore[name-defined,misc]
 
 
 login_manager = LoginManager()
-login_manager.login_view = "login_page"
+login_manager.login_view = "login"
 
 
 @login_manager.user_loader

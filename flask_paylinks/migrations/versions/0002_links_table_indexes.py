@@ -7,6 +7,8 @@ owner_id and returns rows already in page order, partial on
 ``deleted_at IS NULL`` as every table query is; the name search gets a
 trigram GIN index on PostgreSQL when the pg_trgm extension can be created
 (it is a trusted extension since PostgreSQL 13, so the database owner may).
+The name sort's ``lower(name)`` index and the trigram index are made on
+PostgreSQL only (``models.POSTGRESQL_ONLY_INDEXES``).
 
 Revision ID: 0002
 Revises: 0001
@@ -72,14 +74,16 @@ def upgrade() -> None:
     op.drop_index("ix_paylinks_links_owner_id_created_at", "paylinks_links")
     for name, columns in INDEXES.items():
         op.create_index(name, "paylinks_links", columns, **LIVE_ONLY)
-    op.create_index(
-        "ix_paylinks_links_owner_id_lower_name_id",
-        "paylinks_links",
-        ["owner_id", sa.text("lower(name)"), "id"],
-        **LIVE_ONLY,
-    )
     bind = op.get_bind()
     if bind.dialect.name == "postgresql":
+        # Not in the models (see models.POSTGRESQL_ONLY_INDEXES): SQLite
+        # sorts its few rows by name well enough without it.
+        op.create_index(
+            "ix_paylinks_links_owner_id_lower_name_id",
+            "paylinks_links",
+            ["owner_id", sa.text("lower(name)"), "id"],
+            **LIVE_ONLY,
+        )
         if _create_pg_trgm(bind):
             op.create_index(
                 "ix_paylinks_links_name_trgm",
@@ -100,7 +104,7 @@ def downgrade() -> None:
     bind = op.get_bind()
     if bind.dialect.name == "postgresql":
         op.execute("DROP INDEX IF EXISTS ix_paylinks_links_name_trgm")
-    op.drop_index("ix_paylinks_links_owner_id_lower_name_id", "paylinks_links")
+        op.drop_index("ix_paylinks_links_owner_id_lower_name_id", "paylinks_links")
     for name in reversed(INDEXES):
         op.drop_index(name, "paylinks_links")
     op.create_index(
