@@ -23,4 +23,22 @@ def _form_problems(form: object) -> list[tuple[str | None, str]]:
     return form_problems(form)
 
 
+@blueprint.app_template_global("paylinks_notices")
+def _notices() -> list[str]:
+    """The dashboard's flashed messages, unless the host layout showed them already.
+
+    A host layout that shows flashed messages (before its content block) has
+    read them by the time the dashboard's part of the page renders; showing
+    them again would say everything twice.
+    """
+    from flask import get_flashed_messages
+    from flask.globals import request_ctx
+
+    from .helpers import FLASH
+
+    if request_ctx.flashes is not None:
+        return []
+    return list(get_flashed_messages(category_filter=[FLASH]))  # type: ignore[arg-type]
+
+
 from . import coupon_views, product_views, views  # noqa: E402, F401  (routes)

@@ -83,20 +83,15 @@
       document.querySelectorAll("details[data-menu][open]").forEach(function (other) {
         if (other !== menu) { other.open = false; }
       });
-      var items = menuItems(menu);
-      if (items.length && menu.hasAttribute("data-focus-first")) { items[0].focus(); }
-      menu.removeAttribute("data-focus-first");
     });
     summary.addEventListener("keydown", function (event) {
       if (event.key === "ArrowDown" || event.key === "Enter" || event.key === " ") {
         event.preventDefault();
-        if (menu.open) {
-          var first = menuItems(menu)[0];
-          if (first) first.focus();
-        } else {
-          menu.setAttribute("data-focus-first", "");
-          menu.open = true;
-        }
+        // Open (if closed) and move into the menu at once, so keys that
+        // follow at speed land on its items.
+        menu.open = true;
+        var first = menuItems(menu)[0];
+        if (first) first.focus();
       } else if (event.key === "Escape") {
         closeMenu(menu, true);
       }
