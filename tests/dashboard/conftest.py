@@ -193,6 +193,22 @@ def days_ago(days: float) -> datetime:
     return utcnow() - timedelta(days=days)
 
 
+def tall_screenshot(page: Any, name: str) -> None:
+    """A full-page screenshot with the whole page in the viewport.
+
+    Chromium does not paint a sandboxed (cross-origin) frame that is off
+    screen, so a plain full-page screenshot shows the preview blank.
+    """
+    size = page.viewport_size
+    height = page.evaluate("document.documentElement.scrollHeight")
+    page.set_viewport_size({"width": size["width"], "height": height})
+    page.wait_for_timeout(300)
+    from ..browser import screenshot
+
+    screenshot(page, name)
+    page.set_viewport_size(size)
+
+
 # -- counting queries ----------------------------------------------------------
 
 

@@ -18,7 +18,14 @@ from flask_paylinks.models import PaymentLink
 
 from ..browser import LiveServer, live_server, screenshot
 from ..conftest import EXPECTED_STATUSES
-from .conftest import OWNER_A, days_ago, make_link, make_payment, make_product
+from .conftest import (
+    OWNER_A,
+    days_ago,
+    make_link,
+    make_payment,
+    make_product,
+    tall_screenshot,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -59,20 +66,6 @@ def merchant_page(browser: Any, server: LiveServer, width: int = 1280) -> Iterat
     finally:
         context.close()
     assert not errors, errors
-
-
-def tall_screenshot(page: Any, name: str) -> None:
-    """A full-page screenshot with the whole page in the viewport.
-
-    Chromium does not paint a sandboxed (cross-origin) frame that is off
-    screen, so a plain full-page screenshot shows the preview blank.
-    """
-    size = page.viewport_size
-    height = page.evaluate("document.documentElement.scrollHeight")
-    page.set_viewport_size({"width": size["width"], "height": height})
-    page.wait_for_timeout(300)
-    screenshot(page, name)
-    page.set_viewport_size(size)
 
 
 def _catalogue() -> dict[str, Any]:
