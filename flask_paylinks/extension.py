@@ -218,3 +218,7 @@ def _register(app: Flask) -> None:
     )
     register_template_helpers(app)
     app.cli.add_command(paylinks_cli)
+
+    from .ratelimit import init_app as init_rate_limits
+
+    init_rate_limits(app)
