@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 
 #: What every rejected code is told, whatever the reason: an unknown, expired,
 #: used-up and wrong-product code must look the same to someone guessing codes.
-COUPON_REJECTED = "This code isn't valid."
+COUPON_REJECTED = "This code is not valid."
 #: Longest code looked up; anything longer is rejected without a query.
 MAX_COUPON_LENGTH = 64
 #: Most digits a quantity may have before it is refused unread.

@@ -19,10 +19,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Flask, g, request
+from flask import Flask, request
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 
+REFUSED_KEY = "paylinks.coupon_refused"
 CHECKOUT_SCOPE = "paylinks-checkout"
 COUPON_SCOPE = "paylinks-coupon"
 #: Checkout endpoints and the limits each one gets.
@@ -32,11 +33,11 @@ QUOTE_ENDPOINT = "paylinks_checkout.quote"
 
 def mark_coupon_refused() -> None:
     """Count this request against the coupon limit (the code was refused)."""
-    g.paylinks_coupon_refused = True
+    request.environ[REFUSED_KEY] = True
 
 
 def _coupon_refused(response: Any) -> bool:
-    return bool(g.get("paylinks_coupon_refused"))
+    return bool(request.environ.get(REFUSED_KEY))
 
 
 def _no_coupon_sent() -> bool:

@@ -17,7 +17,7 @@ from babel import Locale
 from flask import current_app
 from flask_wtf import FlaskForm
 from wtforms import EmailField, Field, HiddenField, SelectField, StringField, TelField
-from wtforms.validators import Email, InputRequired, Length, Optional, ValidationError
+from wtforms.validators import Email, InputRequired, Length, ValidationError
 
 from ..contacts import Address
 
@@ -80,7 +80,7 @@ class CheckoutForm(FlaskForm):  # type: ignore[misc]
     )
     phone = TelField(
         "Phone",
-        validators=[Optional(strip_whitespace=True), Length(max=32)],
+        validators=[Length(max=32)],
         filters=[_strip],
         render_kw={"autocomplete": "tel", "inputmode": "tel"},
     )
@@ -150,8 +150,8 @@ class CheckoutForm(FlaskForm):  # type: ignore[misc]
         self._region = region
         if collect_address:
             self.country.choices = [("", "Choose a country"), *country_choices(locale)]
-            if not self.country.data:
-                self.country.data = region
+            if not self.country.raw_data and not self.country.data:
+                self.country.data = region  # preselected, never forced on a submit
             for part in REQUIRED_ADDRESS_PARTS:
                 self[part].flags.required = True
         self.name.flags.required = True

@@ -11,7 +11,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import Iterable, Mapping
 
-from flask import current_app, g
+from flask import current_app, request
 from werkzeug.wrappers import Response
 
 #: The policy of every checkout page, before the gateway's sources are added.
@@ -28,11 +28,19 @@ BASE_POLICY: dict[str, tuple[str, ...]] = {
 }
 
 
+NONCE_KEY = "paylinks.csp_nonce"
+
+
 def csp_nonce() -> str:
-    """The nonce of this request's inline ``<script>`` and ``<style>`` elements."""
-    nonce: str | None = g.get("paylinks_csp_nonce")
+    """The nonce of this request's inline ``<script>`` and ``<style>`` elements.
+
+    Kept in the WSGI environ rather than ``g``: an app context (and its
+    ``g``) can outlive one request, a request's environ cannot.
+    """
+    environ = request.environ
+    nonce: str | None = environ.get(NONCE_KEY)
     if nonce is None:
-        nonce = g.paylinks_csp_nonce = secrets.token_urlsafe(16)
+        nonce = environ[NONCE_KEY] = secrets.token_urlsafe(16)
     return nonce
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from html.parser import HTMLParser
 from typing import Any
 
 import pytest
@@ -169,22 +170,95 @@ def received() -> Iterator[Callable[[str], list[dict[str, Any]]]]:
         getattr(signals, name).disconnect(receiver)
 
 
-def form_of(html: str) -> dict[str, str]:
-    """The values of the hidden inputs of a page (attempt, csrf, expected total)."""
-    import re
+class _FormReader(HTMLParser):
+    """Collects what a browser would submit untouched: hidden inputs, checked
+    radios, the selected option of each select."""
 
-    found = {}
-    for match in re.finditer(r"<input[^>]*>", html):
-        tag = match.group(0)
-        name = re.search(r'name="([^"]+)"', tag)
-        value = re.search(r'value="([^"]*)"', tag)
-        if name and 'type="hidden"' in tag:
-            found[name.group(1)] = value.group(1) if value else ""
-    return found
+    def __init__(self) -> None:
+        super().__init__()
+        self.values: dict[str, str] = {}
+        self._select: str | None = None
+        self._first_option: str | None = None
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = {k: v or "" for k, v in attrs}
+        name = a.get("name")
+        if tag == "input" and name:
+            kind = a.get("type", "text")
+            if kind == "hidden" or (kind == "radio" and "checked" in a):
+                self.values[name] = a.get("value", "")
+        elif tag == "select" and name:
+            self._select, self._first_option = name, None
+        elif tag == "option" and self._select:
+            value = a.get("value")
+            if "selected" in a:
+                self.values[self._select] = value if value is not None else "\0text"
+            elif self._first_option is None:
+                self._first_option = value if value is not None else "\0text"
+
+    def handle_data(self, data: str) -> None:
+        if self._select:
+            for key, value in self.values.items():
+                if key == self._select and value == "\0text":
+                    self.values[key] = data.strip()
+            if self._first_option == "\0text":
+                self._first_option = "\0" + data.strip()
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "select" and self._select:
+            if self._select not in self.values and self._first_option is not None:
+                self.values[self._select] = self._first_option.removeprefix("\0")
+            self._select = None
+
+
+def form_of(html: str) -> dict[str, str]:
+    """The values a browser would submit from a page without the customer typing."""
+    reader = _FormReader()
+    reader.feed(html)
+    return reader.values
 
 
 def page_fields(client: FlaskClient, link: PaymentLink) -> dict[str, str]:
-    """GET the checkout page and return its hidden fields."""
+    """GET the checkout page and return what it would submit as it is."""
     response = client.get(f"/pay/{link.slug}")
     assert response.status_code == 200, response.text
     return form_of(response.text)
+
+
+GOOD_CARD = "4242 4242 4242 4242"
+DECLINED_CARD = "4000 0000 0000 0002"
+NO_FUNDS_CARD = "4000 0000 0000 9995"
+
+
+def submission(
+    client: FlaskClient, link: PaymentLink, **overrides: str
+) -> dict[str, str]:
+    """A valid pay form for *link*: the page's hidden fields plus the customer's."""
+    data = page_fields(client, link)
+    data.update(
+        {
+            "name": "Ada Lovelace",
+            "email": "ada@example.com",
+            "phone": "(415) 555-2671",
+            "line1": "12 Analytical Row",
+            "city": "London",
+            "postal_code": "N1 9GU",
+            "country": "GB",
+            "card-number": GOOD_CARD,
+            "card-expiry": "12 / 34",
+            "card-cvc": "123",
+        }
+    )
+    data.update(overrides)
+    return {k: v for k, v in data.items() if v is not None}
+
+
+def priced(
+    client: FlaskClient, link: PaymentLink, data: dict[str, str]
+) -> dict[str, str]:
+    """*data* with ``expected_total`` set to what the server quotes for it."""
+    response = client.post(
+        f"/pay/{link.slug}/quote", data=data, headers={"Accept": "application/json"}
+    )
+    assert response.status_code == 200, response.json
+    return {**data, "expected_total": response.json["expected_total"]}

@@ -224,7 +224,7 @@ def test_every_coupon_rejection_reason() -> None:
         id=1, code="X", percent_off_bp=1, max_redemptions=2, times_redeemed=1
     )
     assert coupon_rejection(reserved, reserved=1, **check) == "exhausted"  # type: ignore[arg-type]
-    assert COUPON_REJECTED == "This code isn't valid."
+    assert COUPON_REJECTED == "This code is not valid."
 
 
 def test_coupon_on_a_link_that_takes_none_is_refused() -> None:
