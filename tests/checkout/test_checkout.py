@@ -285,7 +285,7 @@ def test_quote_endpoint_without_javascript_returns_the_page(
     response = client.post(f"/pay/{link.slug}/quote", data=data)
     assert response.status_code == 200
     assert "Pay $37.50" in response.text
-    assert "−$12.50" in response.text
+    assert "\N{MINUS SIGN}$12.50" in response.text
     assert 'name="expected_total" type="hidden" value="3750"' in response.text
     assert shop.payments() == []
 
