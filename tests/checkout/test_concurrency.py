@@ -1,4 +1,4 @@
-"""Concurrent checkouts on PostgreSQL: coupon limits, double submits, duplicate events."""
+"""Concurrent checkouts on PostgreSQL: coupon limits, double submits, duplicates."""
 
 from __future__ import annotations
 

@@ -51,7 +51,10 @@ def test_follow_up_runs_on_a_real_worker(
     assert shop.customers() == []
     assert Redis.from_url(redis_url).llen("rq:queue:paylinks") == 1
 
-    factory = f"tests.hosts.crm_a:create_app({database_url!r}, PAYLINKS_REDIS_URL={redis_url!r})"
+    factory = (
+        f"tests.hosts.crm_a:create_app({database_url!r}, "
+        f"PAYLINKS_REDIS_URL={redis_url!r})"
+    )
     worker = subprocess.run(
         [
             sys.executable,

@@ -76,12 +76,8 @@ def test_the_same_attempt_gives_the_same_payment(
     other = start(host_a, link, "attempt-bbbbbbbbbbbb")
     assert first.id == again.id != other.id
     assert first.state == "pending"
-    assert (
-        first.gateway_payment_id
-    )
-    assert (
-        first.gateway_payment_id == again.gateway_payment_id
-    )
+    assert first.gateway_payment_id
+    assert first.gateway_payment_id == again.gateway_payment_id
     assert len(first.idempotency_key) == 64
     assert first.snapshot["lines"] == [
         {
