@@ -16,6 +16,8 @@ from .database import session
 from .models import Base
 
 ModelT = TypeVar("ModelT", bound=Base)
+#: Ids at or above this do not fit a BIGINT: no row can have them.
+MAX_ID = 2**63
 
 
 def owned(model: type[ModelT], owner: str) -> Select[ModelT]:
@@ -29,6 +31,8 @@ def get_owned(model: type[ModelT], owner: str, object_id: Any) -> ModelT | None:
     try:
         key = int(object_id)
     except (TypeError, ValueError):
+        return None
+    if not 0 < key < MAX_ID:
         return None
     column: Any = model.id  # type: ignore[attr-defined]
     row: ModelT | None = (

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import shutil
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from flask import Flask
@@ -27,6 +28,9 @@ from .services import (
     postgres_cluster,
     redis_server,
 )
+
+if TYPE_CHECKING:
+    from .browser import LiveServer
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -224,3 +228,93 @@ def page(browser: Any) -> Iterator[Any]:
     yield new_page
     context.close()
     assert not errors, f"the browser reported errors: {errors}"
+
+
+# -- the example CRM (example_app/) ---------------------------------------------
+
+#: Customers the example fixtures seed per merchant (the demo seeds 300).
+EXAMPLE_CUSTOMERS = 40
+
+
+@dataclass
+class ExampleDemo:
+    """The example CRM made for one test, and what its seed created.
+
+    ``seed`` is :func:`example_app.seed.seed_demo`'s answer: per merchant key
+    (``"acme"``: alice@acme.test, ``"globex"``: bob@globex.test) the
+    ``account_id``, ``owner``, ``customers`` (ids), ``tags`` (name -> id),
+    ``products`` (key -> id), ``links`` and ``slugs`` (adjustable quantity;
+    phone + address + coupons; redirect to https://example.com/thanks;
+    inactive), plus ``password``.
+    """
+
+    app: Flask
+    seed: dict[str, Any]
+
+
+@pytest.fixture
+def make_example_demo(database_url: str) -> Iterator[Callable[..., ExampleDemo]]:
+    """Build the example CRM on the test's database, seeded, with *config* on top.
+
+    ``make_example_demo(WTF_CSRF_ENABLED=False)`` gives one whose forms take
+    posts without a CSRF token. Each call re-seeds the same database.
+    """
+    import example_app
+    from example_app.extensions import db
+    from example_app.seed import seed_demo
+
+    made: list[Flask] = []
+
+    def make(**config: Any) -> ExampleDemo:
+        app = example_app.create_app(
+            {
+                "SQLALCHEMY_DATABASE_URI": database_url,
+                "TESTING": True,
+                "SECRET_KEY": "example-app-tests",
+                "PAYLINKS_RATELIMIT_ENABLED": False,
+                **config,
+            }
+        )
+        made.append(app)
+        with app.app_context():
+            db.create_all()
+            seed = seed_demo(db, customers_per_account=EXAMPLE_CUSTOMERS)
+        return ExampleDemo(app, seed)
+
+    yield make
+    for app in made:
+        with app.app_context():
+            db.session.remove()
+            db.engine.dispose()
+
+
+@pytest.fixture
+def example_demo(make_example_demo: Callable[..., ExampleDemo]) -> ExampleDemo:
+    """The seeded example CRM (CSRF on, rate limits off) and its seed summary."""
+    return make_example_demo()
+
+
+@pytest.fixture
+def example_app(example_demo: ExampleDemo) -> Flask:
+    """The example CRM on ``database_url``: host tables made, demo data seeded.
+
+    CSRF protection is on, as in production; log in with
+    ``tests.example_app.helpers.login`` (browser) or ``login_client`` (test
+    client), both of which submit the real form.
+    """
+    return example_demo.app
+
+
+@pytest.fixture
+def example_seed(example_demo: ExampleDemo) -> dict[str, Any]:
+    """What seeding ``example_app`` created (ids, slugs; see :class:`ExampleDemo`)."""
+    return example_demo.seed
+
+
+@pytest.fixture
+def example_server(example_app: Flask) -> Iterator[LiveServer]:
+    """``example_app`` served on a free port; ``example_server.url`` is its base."""
+    from .browser import live_server
+
+    with live_server(example_app) as server:
+        yield server

@@ -16,7 +16,6 @@ def _seed_a() -> None:
     db.session.add_all(
         [
             crm_a.Customer(
-                id=1,
                 account_id=1,
                 full_name="Ada Lovelace",
                 email="ada@example.com",
@@ -24,7 +23,6 @@ def _seed_a() -> None:
                 tags=[vip],
             ),
             crm_a.Customer(
-                id=2,
                 account_id=1,
                 full_name="Grace Hopper",
                 email="grace@example.com",
@@ -33,14 +31,12 @@ def _seed_a() -> None:
                 tags=[vip],
             ),
             crm_a.Customer(
-                id=3,
                 account_id=1,
                 full_name="Alan Turing",
                 email=None,
                 mobile="+14155550103",
             ),
             crm_a.Customer(
-                id=4,
                 account_id=2,
                 full_name="Ada Other",
                 email="ada@example.com",

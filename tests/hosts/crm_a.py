@@ -116,14 +116,14 @@ def create_app(database_url: str, **config: Any) -> Flask:
     )
 
     @app.get("/login/<int:user_id>")
-    def login(user_id: int = 0) -> str:
+    def login_as(user_id: int) -> str:
         user = db.session.get(User, user_id)
         assert user is not None
         login_user(user)
         return "ok"
 
     @app.get("/login")
-    def login_page() -> str:
+    def login() -> str:
         return f"login page (next={request.args.get('next', '')})"
 
     return app

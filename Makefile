@@ -1,0 +1,39 @@
+# One command for the demo, one for the tests; both set up from nothing.
+.PHONY: demo test lint typing docs bench lighthouse clean
+
+VENV := .venv/bin
+export FLASK_APP := example_app
+HOST ?= 127.0.0.1
+PORT ?= 5000
+
+demo:  ## set up, create and seed the example CRM, serve it on http://$(HOST):$(PORT)
+	@scripts/bootstrap.sh
+	@$(VENV)/flask init-db
+	@$(VENV)/flask seed --if-empty
+	@echo ""
+	@echo "  Example CRM:  http://$(HOST):$(PORT)/"
+	@echo "  Log in as     alice@acme.test / paylinks-demo   (or bob@globex.test)"
+	@echo ""
+	@$(VENV)/flask run --host $(HOST) --port $(PORT)
+
+test:  ## set up (PostgreSQL, Redis, Chromium, .venv) and run every check and test
+	@scripts/bootstrap.sh --test
+	$(VENV)/ruff check .
+	$(VENV)/ruff format --check .
+	$(VENV)/mypy
+	$(VENV)/sphinx-build -q -W -b html docs docs/_build/html
+	$(VENV)/pytest
+	$(VENV)/pytest --db=postgresql -m "not browser"
+
+lint:
+	$(VENV)/ruff check .
+	$(VENV)/ruff format --check .
+
+typing:
+	$(VENV)/mypy
+
+docs:
+	$(VENV)/sphinx-build -W -b html docs docs/_build/html
+
+clean:
+	rm -rf .venv build dist *.egg-info docs/_build .pytest_cache .mypy_cache .ruff_cache artifacts
