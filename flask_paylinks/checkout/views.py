@@ -23,6 +23,7 @@ from flask import (
     url_for,
 )
 from flask.typing import ResponseReturnValue
+from flask_wtf.csrf import CSRFError
 from itsdangerous import BadSignature, URLSafeSerializer
 
 from .. import links as link_service
@@ -54,6 +55,10 @@ from .rendering import (
 
 View = ResponseReturnValue
 RECEIPT_SALT = "paylinks.receipt"
+CSRF_NOTICE = (
+    "This page was open too long. Check your details and press Pay again; "
+    "you have not been charged."
+)
 
 
 def _test_mode() -> bool:
@@ -163,8 +168,7 @@ def pay(slug: str) -> View:
             **args,
             priced=[],
             status=400,
-            notice="This page was open too long. Check your details and press "
-            "Pay again; you have not been charged.",
+            notice=CSRF_NOTICE,
         )
     priced: Quote | list[Any] = choice_errors or payments.price(link, choices)
     if isinstance(priced, list) or not details_ok or not card_ok:
@@ -315,6 +319,31 @@ def asset(token: str) -> Response:
         "default-src 'none'; style-src 'unsafe-inline'; sandbox"
     )
     return response
+
+
+@blueprint.errorhandler(CSRFError)
+def csrf_refused(error: CSRFError) -> ResponseReturnValue:
+    """A host-wide ``CSRFProtect`` refused the token before our view ran.
+
+    The pay form comes back with what was typed and a fresh token, as our
+    own form check does; other checkout posts get a plain 400.
+    """
+    slug = request.view_args.get("slug") if request.view_args else None
+    if request.endpoint != "paylinks_checkout.pay" or not slug:
+        return "This page was open too long; reload it.", 400
+    link = _active_link(slug)
+    offer = offer_from_link(link)
+    choices, _ = choices_from_form(offer, request.form)
+    return _reshow(
+        link,
+        offer=offer,
+        form=new_checkout_form(link, formdata=request.form),
+        card_form=_card_form(request.form),
+        choices=choices,
+        priced=[],
+        status=400,
+        notice=CSRF_NOTICE,
+    )
 
 
 @blueprint.errorhandler(429)
