@@ -569,6 +569,10 @@ def _after_transition(payment: Payment, entered: list[PaymentState]) -> None:
             signals.payment_failed.send(app, payment=payment)
         elif new_state is PaymentState.REFUNDED:
             signals.payment_refunded.send(app, payment=payment)
+    link = payment.link
+    closed = link is not None and link.single_use and link.status == LinkStatus.INACTIVE
+    if PaymentState.SUCCEEDED in entered and closed:
+        signals.link_deactivated.send(app, link=link)
 
 
 def follow_up_success(payment_id: int) -> bool:

@@ -8,15 +8,20 @@ which passes a transient (unsaved) link and ``preview=True``.
 from __future__ import annotations
 
 import re
+import secrets
+import threading
+import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
-from flask import current_app, render_template, url_for
+from flask import Flask, current_app, render_template, url_for
 
+from .. import signals
 from ..config import BUTTON_STYLES
-from ..models import PaymentLink
+from ..models import PaymentLink, utcnow
 from ..money import Money
 from ..pricing import (
     Choices,
@@ -29,7 +34,8 @@ from ..pricing import (
     offer_from_link,
     quote,
 )
-from .forms import CheckoutForm
+from .forms import CheckoutForm, country_options
+from .security import csp_nonce
 
 PAGE_TEMPLATE = "paylinks/checkout/page.html"
 _HEX = re.compile(r"^#[0-9A-Fa-f]{6}$")
@@ -198,7 +204,7 @@ def new_checkout_form(
     form_class = state.form_class("checkout", CheckoutForm)
     kwargs: dict[str, Any] = {"formdata": formdata, **data}
     if preview:
-        kwargs["meta"] = {"csrf": False}
+        kwargs["meta"] = {**kwargs.get("meta", {}), "csrf": False}
     form: CheckoutForm = form_class(**kwargs)
     form.configure(
         require_phone=bool(link.require_phone),
@@ -252,6 +258,7 @@ def render_checkout_page(
     context.setdefault("problems", problems(form, card_form, errors, offer))
     context.setdefault("notice", None)
     has_slug = bool(link.slug)
+    locale = current_app.config["PAYLINKS_LOCALE"]
     return render_template(
         PAGE_TEMPLATE,
         link=link,
@@ -273,6 +280,7 @@ def render_checkout_page(
         else None,
         quantity_options=quantity_options,
         recurrence_label=recurrence_label,
+        country_options=lambda selected: country_options(locale, selected),
         pay_label=pay_label(shown),
         then_text=then_text(shown.recurring, shown.currency) if shown else "",
         **context,
@@ -286,3 +294,133 @@ def render_summary(shown: Quote | None) -> str:
         quote=shown,
         then_text=then_text(shown.recurring, shown.currency) if shown else "",
     )
+
+
+# -- the page cache ---------------------------------------------------------------
+
+#: Stand-ins for what differs per response, random per process so that no
+#: merchant text can contain them.
+_MARK = secrets.token_hex(12)
+NONCE_MARK = f"pl-nonce-{_MARK}"
+CSRF_MARK = f"pl-csrf-{_MARK}"
+ATTEMPT_MARK = f"pl-attempt-{_MARK}"
+
+
+class PageCache:
+    """Rendered checkout pages by slug, reused for a few seconds per process.
+
+    A page differs between customers only by its CSP nonce, CSRF token and
+    attempt token; those are rendered as markers and filled in per response,
+    so a cached page costs no template and no database query. An entry
+    lives ``PAYLINKS_CHECKOUT_CACHE_SECONDS``; the ``link_updated`` and
+    ``link_deactivated`` signals drop it at once (in this process), and a
+    link's ``expires_at`` is honoured on every hit. Paying never trusts the
+    page: it reloads the link, prices the order afresh, and confirms a
+    changed total with the customer first.
+    """
+
+    def __init__(self, seconds: float, size: int = 512) -> None:
+        self.seconds = seconds
+        self.size = size
+        self._pages: dict[str, CachedPage] = {}
+        self._lock = threading.Lock()
+
+    def get(self, slug: str) -> CachedPage | None:
+        """The page of *slug*, unless it has expired (or its link has)."""
+        found = self._pages.get(slug)
+        if found is None or found.until < time.monotonic():
+            return None
+        if found.link_expires_at is not None and found.link_expires_at <= utcnow():
+            return None
+        return found
+
+    def put(self, slug: str, page: CachedPage) -> None:
+        """Keep *page*, dropping the oldest entries when full."""
+        with self._lock:
+            while len(self._pages) >= self.size:
+                del self._pages[next(iter(self._pages))]
+            self._pages[slug] = page
+
+    def evict(self, slug: str | None) -> None:
+        """Forget the page of *slug*."""
+        if slug:
+            self._pages.pop(slug, None)
+
+
+@dataclass(frozen=True, slots=True)
+class CachedPage:
+    """A rendered page with markers where per-response values go."""
+
+    html: str
+    until: float
+    link_expires_at: datetime | None
+
+    def fill(self, attempt: str) -> str:
+        """The page for one response: its nonce, attempt and CSRF token."""
+        from flask_wtf.csrf import generate_csrf
+
+        html = self.html.replace(NONCE_MARK, csp_nonce())
+        html = html.replace(ATTEMPT_MARK, attempt)
+        if CSRF_MARK in html:
+            html = html.replace(CSRF_MARK, generate_csrf())
+        return html
+
+
+def page_cache(app: Flask | None = None) -> PageCache | None:
+    """The app's page cache, or ``None`` when caching is off."""
+    app = app or current_app._get_current_object()  # type: ignore[attr-defined]
+    seconds = float(app.config.get("PAYLINKS_CHECKOUT_CACHE_SECONDS") or 0)
+    if seconds <= 0:
+        return None
+    state = app.extensions["paylinks"]
+    cache: PageCache | None = state.extras.get("checkout_pages")
+    if cache is None or cache.seconds != seconds:
+        cache = state.extras["checkout_pages"] = PageCache(seconds)
+    return cache
+
+
+def cached_page(slug: str) -> CachedPage | None:
+    """The cached page of *slug*, if caching is on and it is fresh."""
+    cache = page_cache()
+    return None if cache is None else cache.get(slug)
+
+
+def customer_page(link: PaymentLink, *, attempt: str, recipient: str = "") -> str:
+    """The page ``GET /pay/<slug>`` answers, rendered and (when on) cached.
+
+    A personal URL (with a recipient token) is never cached.
+    """
+    cache = page_cache()
+    if cache is None or recipient:
+        form = new_checkout_form(link)
+        form.attempt.data = attempt
+        form.recipient.data = recipient
+        return render_checkout_page(link, form=form)
+    # Whether the host's form wants CSRF (config, or its own Meta).
+    csrf = bool(new_checkout_form(link).meta.csrf)
+    form = new_checkout_form(link, meta={"csrf": False})
+    form.attempt.data = ATTEMPT_MARK
+    html = render_checkout_page(
+        link,
+        form=form,
+        page_nonce=NONCE_MARK,
+        csrf_marker=CSRF_MARK if csrf else None,
+    )
+    page = CachedPage(html, time.monotonic() + cache.seconds, link.expires_at)
+    cache.put(link.slug, page)
+    return page.fill(attempt)
+
+
+def _forget_link(sender: Any, link: PaymentLink | None = None, **extra: Any) -> None:
+    if (
+        isinstance(sender, Flask)
+        and "paylinks" in sender.extensions
+        and link is not None
+    ):
+        cache = page_cache(sender)
+        if cache is not None:
+            cache.evict(link.slug)
+
+
+signals.link_updated.connect(_forget_link)
+signals.link_deactivated.connect(_forget_link)

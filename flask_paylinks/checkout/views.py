@@ -45,6 +45,8 @@ from .redirects import redirect_target
 from .rendering import (
     _card_form,
     branding,
+    cached_page,
+    customer_page,
     error_map,
     new_checkout_form,
     pay_label,
@@ -108,15 +110,20 @@ def _display_quote(
 @blueprint.get("/<slug>")
 def show(slug: str) -> View:
     """The checkout page of one link."""
-    link = _active_link(slug)
     token = request.args.get("r", "")
-    recipient = payments.recipient_opened(link, token)
     app = current_app._get_current_object()  # type: ignore[attr-defined]
+    if not token and not signals.checkout_viewed.has_receivers_for(app):
+        cached = cached_page(slug)
+        if cached is not None:
+            return cached.fill(payments.new_attempt())
+    link = _active_link(slug)
+    recipient = payments.recipient_opened(link, token)
     signals.checkout_viewed.send(app, link=link, recipient=recipient)
-    form = new_checkout_form(link)
-    form.attempt.data = payments.new_attempt()
-    form.recipient.data = token if recipient is not None else ""
-    return render_checkout_page(link, form=form)
+    return customer_page(
+        link,
+        attempt=payments.new_attempt(),
+        recipient=token if recipient is not None else "",
+    )
 
 
 def _reshow(

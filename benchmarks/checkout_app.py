@@ -1,0 +1,23 @@
+"""The app the checkout benchmark serves: the example CRM plus one bare route.
+
+``/bench/bare`` returns two bytes from the same Flask app, with the same
+extensions and hooks, so the two figures differ only by what the checkout
+page itself costs.
+"""
+
+from __future__ import annotations
+
+from flask import Flask
+
+import example_app
+
+
+def create_app() -> Flask:
+    """The example CRM (settings from the environment) with ``/bench/bare``."""
+    app = example_app.create_app()
+
+    @app.get("/bench/bare")
+    def bare() -> str:
+        return "ok"
+
+    return app
