@@ -123,6 +123,12 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--workers", type=int, default=1, help="gunicorn workers")
     parser.add_argument("--concurrency", type=int, default=8, help="client connections")
+    parser.add_argument(
+        "--cache-seconds",
+        type=float,
+        default=None,
+        help="PAYLINKS_CHECKOUT_CACHE_SECONDS for the run (0: render every page)",
+    )
     args = parser.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="paylinks-bench-"))
@@ -130,6 +136,8 @@ def main() -> None:
     slug = seed(database_url)
     port = free_port()
     env = {**os.environ, "DATABASE_URL": database_url, "PYTHONPATH": str(ROOT)}
+    if args.cache_seconds is not None:
+        env["BENCH_CHECKOUT_CACHE_SECONDS"] = str(args.cache_seconds)
     server = subprocess.Popen(
         [
             str(BIN / "gunicorn"),
@@ -171,9 +179,10 @@ def main() -> None:
     bare = sum(bare_rates) / len(bare_rates)
     page_rps = sum(page_rates) / len(page_rates)
     ours = len(page) + len(css) + len(js)
+    cache = "default" if args.cache_seconds is None else f"{args.cache_seconds:g} s"
     print(
         f"gunicorn sync, {args.workers} worker(s); "
-        f"client: {args.concurrency} connections"
+        f"client: {args.concurrency} connections; page cache: {cache}"
     )
     print(
         f"  bare route  /bench/bare   {bare:8.0f} req/s  (rounds: "
