@@ -396,3 +396,15 @@ def test_page_and_assets_are_small(
             assert response.status_code == 200
             sizes.append(len(response.data))
     assert sum(sizes) < 60 * 1024
+
+
+def test_slugs_carry_at_least_128_random_bits() -> None:
+    import base64
+
+    from flask_paylinks.links import new_slug
+
+    slugs = {new_slug() for _ in range(1000)}
+    assert len(slugs) == 1000
+    for slug in slugs:
+        raw = base64.urlsafe_b64decode(slug + "=" * (-len(slug) % 4))
+        assert len(raw) * 8 >= 128

@@ -118,10 +118,13 @@
     }
     form.setAttribute("data-sent", "1");
     payButton.setAttribute("aria-busy", "true");
+    payButton.setAttribute("data-label", payButton.textContent);
     payButton.textContent = "Processing…";
   });
   window.addEventListener("pageshow", function () {
     form.removeAttribute("data-sent");
     payButton.removeAttribute("aria-busy");
+    var label = payButton.getAttribute("data-label");
+    if (label) { payButton.textContent = label; }
   });
 }());
