@@ -526,10 +526,20 @@ def init_db_command() -> None:
     type=click.IntRange(1, 100_000),
     help="Customers per merchant.",
 )
+@click.option(
+    "--if-empty",
+    is_flag=True,
+    help="Leave an existing demo alone (what `make demo` uses on a second run).",
+)
 @with_appcontext
-def seed_command(customers: int) -> None:
+def seed_command(customers: int, if_empty: bool) -> None:
     """(Re)create the demo merchants, their customers, products and links."""
     create_tables(db)
+    if if_empty and db.session.scalar(select(Account).limit(1)) is not None:
+        click.echo("Demo data already there; keeping it.")
+        for merchant in MERCHANTS:
+            click.echo(f"  {merchant.name}: {merchant.user_email} / {DEMO_PASSWORD}")
+        return
     summary = seed_demo(db, customers_per_account=customers)
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     acme = summary["acme"]

@@ -260,3 +260,15 @@ def test_the_dashboard_renders_inside_the_crm_layout(
     assert 'aria-current="page">Payments' in html
     assert "Class passes" in html  # Acme's links
     assert "Extra revision rounds" not in html  # not Globex's
+
+
+def test_seed_if_empty_keeps_an_existing_demo(example_app: Flask) -> None:
+    with example_app.app_context():
+        before = _count(Customer)
+    result = example_app.test_cli_runner().invoke(
+        args=["seed", "--if-empty", "--customers", "5"]
+    )
+    assert result.exit_code == 0, result.output
+    assert "keeping it" in result.output
+    with example_app.app_context():
+        assert _count(Customer) == before
