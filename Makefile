@@ -35,5 +35,11 @@ typing:
 docs:
 	$(VENV)/sphinx-build -W -b html docs docs/_build/html
 
+bench:  ## requests/second of the checkout page next to a bare route, under gunicorn
+	$(VENV)/python benchmarks/checkout_page.py
+
+lighthouse:  ## Lighthouse (mobile) on the demo checkout; needs `npm install lighthouse` in $$LIGHTHOUSE_DIR (default /tmp/lh)
+	benchmarks/lighthouse.sh
+
 clean:
 	rm -rf .venv build dist *.egg-info docs/_build .pytest_cache .mypy_cache .ruff_cache artifacts

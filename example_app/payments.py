@@ -93,7 +93,7 @@ def record_sent_message(
 
 
 def _what_was_bought(payment: Payment) -> str:
-    items = (payment.snapshot or {}).get("items") or []
+    items = (payment.snapshot or {}).get("lines") or []
     names = []
     for item in items:
         if not isinstance(item, dict) or not item.get("name"):

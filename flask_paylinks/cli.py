@@ -112,3 +112,21 @@ def worker(burst: bool) -> None:
             "and no worker is needed. Set it to a Redis URL to queue jobs."
         )
     run_worker(app, burst=burst)
+
+
+@paylinks_cli.command("reconcile")
+@click.option(
+    "--older-than",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Seconds a payment may stay pending (default PAYLINKS_PENDING_TIMEOUT).",
+)
+def reconcile(older_than: int | None) -> None:
+    """Mark payments left pending too long abandoned, freeing their coupons."""
+    from datetime import timedelta
+
+    from .payments import abandon_stale
+
+    age = None if older_than is None else timedelta(seconds=older_than)
+    count = abandon_stale(older_than=age)
+    click.echo(f"{count} pending payment{'' if count == 1 else 's'} marked abandoned.")

@@ -146,6 +146,17 @@ DEFAULTS: dict[str, ConfigKey] = {
     "PAYLINKS_SEND_BATCH_SIZE": ConfigKey(
         100, "Recipients handled by one job of a bulk send."
     ),
+    "PAYLINKS_CHECKOUT_CACHE_SECONDS": ConfigKey(
+        10,
+        "Seconds a rendered checkout page is reused for the same link (per process;"
+        " 0: never). Each response still gets its own nonce, CSRF token and attempt,"
+        " and the amount charged is always priced afresh.",
+    ),
+    "PAYLINKS_PENDING_TIMEOUT": ConfigKey(
+        3600,
+        "Seconds a started but unfinished payment holds its coupon redemption; "
+        "after that ``flask paylinks reconcile`` marks it abandoned (failed).",
+    ),
 }
 
 GATEWAYS = ("sandbox", "stripe")
@@ -254,6 +265,7 @@ def validate(config: Mapping[str, Any], *, debug: bool, testing: bool) -> None:
         "PAYLINKS_MAX_ITEMS_PER_LINK",
         "PAYLINKS_LOGO_MAX_BYTES",
         "PAYLINKS_SEND_BATCH_SIZE",
+        "PAYLINKS_PENDING_TIMEOUT",
     ):
         _positive_int(config, key)
 

@@ -199,7 +199,6 @@ def _register(app: Flask) -> None:
     from .cli import paylinks_cli
     from .dashboard import blueprint as dashboard_blueprint
     from .templating import register_template_helpers
-    from .uploads import blueprint as uploads_blueprint
 
     config = app.config
     assets = Blueprint(
@@ -217,9 +216,9 @@ def _register(app: Flask) -> None:
     app.register_blueprint(
         checkout_blueprint, url_prefix=config["PAYLINKS_CHECKOUT_PREFIX"]
     )
-    # Uploaded logos are shown on the public checkout, so they live beside it.
-    app.register_blueprint(
-        uploads_blueprint, url_prefix=config["PAYLINKS_CHECKOUT_PREFIX"]
-    )
     register_template_helpers(app)
     app.cli.add_command(paylinks_cli)
+
+    from .ratelimit import init_app as init_rate_limits
+
+    init_rate_limits(app)

@@ -416,14 +416,6 @@ def public_url(link: PaymentLink) -> str:
     return url_for("paylinks_checkout.show", slug=link.slug, _external=True)
 
 
-def logo_src(link: PaymentLink) -> str | None:
-    """The logo a link's checkout shows: its upload, its URL, or the default."""
-    if link.logo_asset_id is not None and link.logo_asset is not None:
-        return asset_path(link.logo_asset)
-    default: str | None = current_app.config["PAYLINKS_LOGO_URL"]
-    return link.logo_url or default
-
-
 @dataclass(frozen=True)
 class LinkFilters:
     """What the links table is narrowed to and sorted by.

@@ -99,6 +99,17 @@ def run_worker(app: Flask, *, burst: bool = False) -> bool:
     return bool(worker.work(burst=burst, with_scheduler=True))
 
 
+def payment_followup(payment_id: int) -> bool:
+    """After a payment succeeded: upsert the contact, link it, send the signal.
+
+    Safe to run more than once (see
+    :func:`flask_paylinks.payments.follow_up_success`).
+    """
+    from .payments import follow_up_success
+
+    return follow_up_success(payment_id)
+
+
 def current_jobs() -> JobQueue:
     """The job queue of the current app."""
     jobs: JobQueue = current_app.extensions["paylinks"].jobs

@@ -2,8 +2,8 @@
 
 An upload is accepted only when Pillow reads it as a PNG, JPEG, GIF or WebP
 image no larger than ``PAYLINKS_LOGO_MAX_BYTES``; the browser's claimed content
-type and file name are ignored. SVG is refused: it can carry scripts. Stored
-files are served publicly (the checkout shows them to customers) under an
+type and file name are ignored. SVG is refused: it can carry scripts. The
+checkout serves stored files publicly (customers see the logo) under an
 unguessable token, with the content type Pillow found.
 """
 
@@ -14,9 +14,8 @@ import secrets
 import warnings
 from typing import IO
 
-from flask import Blueprint, Response, abort, current_app, url_for
+from flask import current_app, url_for
 from PIL import Image, UnidentifiedImageError
-from sqlalchemy import select
 
 from .database import session
 from .models import Asset
@@ -31,9 +30,6 @@ IMAGE_TYPES = {
 }
 #: Width times height above which an image is refused (a decompression bomb).
 MAX_PIXELS = 25_000_000
-
-blueprint = Blueprint("paylinks_uploads", __name__)
-
 
 def read_limited(stream: IO[bytes], max_bytes: int) -> bytes | None:
     """The bytes of *stream*, or ``None`` when it holds more than *max_bytes*."""
@@ -94,26 +90,11 @@ def store_image(owner: str, stream: IO[bytes], *, field: str = "logo_file") -> A
 
 
 def asset_path(asset: Asset) -> str:
-    """The URL path the extension serves an uploaded file at."""
-    return url_for("paylinks_uploads.asset", token=asset.token)
+    """The URL path the checkout serves an uploaded file at (public, by token)."""
+    return url_for("paylinks_checkout.asset", token=asset.token)
 
 
 def _size(limit: int) -> str:
     if limit >= 1024 * 1024:
         return f"{limit / (1024 * 1024):g} MB"
     return f"{limit // 1024} KB"
-
-
-@blueprint.get("/assets/<token>")
-def asset(token: str) -> Response:
-    """Serve a stored image to anyone who has its token (it is on public pages)."""
-    if len(token) > 64:
-        abort(404)
-    row = session().scalars(select(Asset).where(Asset.token == token)).first()
-    if row is None:
-        abort(404)
-    response = Response(row.data, mimetype=row.content_type)
-    response.headers["Cache-Control"] = "public, max-age=31536000, immutable"
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
-    return response

@@ -211,9 +211,10 @@ def browser() -> Iterator[Any]:
         pytest.fail(str(error), pytrace=False)
 
 
-#: Statuses pages answer on purpose (a re-shown form, a gone link, a rate
-#: limit); Chromium logs each as a console error, which is not a fault here.
-EXPECTED_STATUSES = (410, 422, 429)
+#: Statuses pages answer on purpose (a declined card, a changed total, a gone
+#: link, a re-shown form, a rate limit); Chromium logs each as a console
+#: error, which is not a fault here.
+EXPECTED_STATUSES = (402, 409, 410, 422, 429)
 
 
 @pytest.fixture

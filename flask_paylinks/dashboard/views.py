@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import importlib
 from typing import Any
 
 from flask import (
@@ -20,6 +19,7 @@ from werkzeug.wrappers import Response as BaseResponse
 
 from .. import catalog, payment_history, qr, uploads
 from .. import links as link_service
+from ..checkout.rendering import logo_url, render_checkout_page
 from ..database import session
 from ..links import LinkData, LinkFilters
 from ..models import PaymentLink, Product
@@ -245,7 +245,7 @@ def _render_form(owner: str, form: LinkForm, link: PaymentLink | None) -> str:
         preview_url=preview_url,
         max_quantity=current_app.config["PAYLINKS_MAX_QUANTITY"],
         max_items=current_app.config["PAYLINKS_MAX_ITEMS_PER_LINK"],
-        logo_src=link_service.logo_src(link) if link is not None else None,
+        logo_src=logo_url(link) if link is not None else None,
         default_color=current_app.config["PAYLINKS_BRAND_COLOR"],
         item_template=LinkItemForm(prefix="items-__i__-"),
     )
@@ -257,18 +257,10 @@ def _render_form(owner: str, form: LinkForm, link: PaymentLink | None) -> str:
 def render_preview(link: PaymentLink) -> str:
     """The real checkout page of an unsaved link, inert.
 
-    The checkout's own renderer draws it (``flask_paylinks.checkout.rendering``),
-    so the preview cannot drift from what customers see. Until that module is
-    installed, the checkout's page template is rendered directly.
+    The checkout's own renderer draws it, from the same template customers
+    get, so the preview cannot drift from what they see.
     """
-    try:
-        rendering = importlib.import_module("flask_paylinks.checkout.rendering")
-    except ModuleNotFoundError as error:
-        if error.name != "flask_paylinks.checkout.rendering":
-            raise
-        return render_template("paylinks/checkout/page.html", link=link, preview=True)
-    html: str = rendering.render_checkout_page(link, preview=True)
-    return html
+    return render_checkout_page(link, preview=True)
 
 
 def _preview(owner: str, link: PaymentLink | None) -> Response:
@@ -363,7 +355,7 @@ def link_detail(link_id: int) -> str:
         price=link_service.price_summary(link, locale),
         status=link_service.status_label(link),
         source=link_service.SOURCE_LABELS.get(link.source, link.source),  # type: ignore[call-overload]
-        logo_src=link_service.logo_src(link),
+        logo_src=logo_url(link),
         payments=payments,
         totals=payment_history.state_totals(owner, link),
         contact_url=contact_url,

@@ -9,8 +9,13 @@ gateway's webhook produces, and applied by the same service code.
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from wtforms import Form, StringField
+from wtforms.validators import InputRequired, ValidationError
 
 from .base import Outcome, PaymentRequest, PaymentUpdate, StartedPayment
 
@@ -67,6 +72,77 @@ def luhn_ok(number: str) -> bool:
     return total % 10 == 0
 
 
+_EXPIRY = re.compile(r"^\s*(\d{1,2})\s*/?\s*(\d{2}|\d{4})\s*$")
+
+
+def card_digits(value: str) -> str:
+    """The digits of a card number as typed (spaces and dashes dropped)."""
+    return "".join(ch for ch in value if ch.isdigit())
+
+
+class CardForm(Form):  # type: ignore[misc]
+    """The sandbox's card fields, named ``card-number``, ``card-expiry``, ``card-cvc``.
+
+    It checks what a card form checks before anything is charged (a number
+    that passes the Luhn check, an expiry in the future, a 3 or 4 digit
+    code); which test number succeeds or fails is :meth:`SandboxGateway.charge`'s.
+    """
+
+    number = StringField(
+        "Card number",
+        validators=[InputRequired("Enter your card number.")],
+        render_kw={
+            "autocomplete": "cc-number",
+            "inputmode": "numeric",
+            "maxlength": 23,
+            "placeholder": "1234 1234 1234 1234",
+        },
+    )
+    expiry = StringField(
+        "Expiry (MM / YY)",
+        validators=[InputRequired("Enter the expiry date.")],
+        render_kw={
+            "autocomplete": "cc-exp",
+            "inputmode": "numeric",
+            "maxlength": 7,
+            "placeholder": "MM / YY",
+        },
+    )
+    cvc = StringField(
+        "Security code",
+        validators=[InputRequired("Enter the security code.")],
+        render_kw={
+            "autocomplete": "cc-csc",
+            "inputmode": "numeric",
+            "maxlength": 4,
+            "placeholder": "CVC",
+        },
+    )
+
+    def validate_number(self, field: StringField) -> None:
+        """Digits that pass the Luhn check."""
+        raw = field.data or ""
+        if len(raw) > 30 or not luhn_ok(card_digits(raw)):
+            raise ValidationError("Your card number is incorrect.")
+
+    def validate_expiry(self, field: StringField) -> None:
+        """A month and year that have not passed."""
+        match = _EXPIRY.match(field.data or "")
+        if match is None or not 1 <= int(match.group(1)) <= 12:
+            raise ValidationError("Enter the expiry date as MM / YY.")
+        month, year = int(match.group(1)), int(match.group(2))
+        year = year + 2000 if year < 100 else year
+        today = datetime.now(UTC)
+        if (year, month) < (today.year, today.month):
+            raise ValidationError("Your card has expired.")
+
+    def validate_cvc(self, field: StringField) -> None:
+        """Three or four digits."""
+        value = (field.data or "").strip()
+        if not (value.isascii() and value.isdigit() and 3 <= len(value) <= 4):
+            raise ValidationError("Enter the 3 or 4 digit security code.")
+
+
 class SandboxGateway:
     """Test mode: payments succeed or fail by the test card number given."""
 
@@ -84,7 +160,7 @@ class SandboxGateway:
         A card number that fails the Luhn check or is not one of the test
         numbers is declined, the way Stripe's test mode treats real cards.
         """
-        number = "".join(ch for ch in card_number if ch.isdigit())
+        number = card_digits(card_number)
         card = TEST_CARDS.get(number, DECLINED)
         if not luhn_ok(number):
             card = TestCard(

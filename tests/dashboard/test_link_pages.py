@@ -479,9 +479,27 @@ def test_preview_renders_the_checkout_template_and_saves_nothing(
     first = client_a.post("/paylinks/links/preview", data=form)
     assert first.status_code == 200
     assert first.mimetype == "text/html"
-    assert "Course" in first.data.decode()
-    second = client_a.post("/paylinks/links/preview", data={**form, "name": "Summer"})
-    assert "Summer" in second.data.decode()
+    html = first.data.decode()
+    assert "Course" in html
+    assert "--brand:#FF0000" in html
+    # The internal name is never shown to customers, so not in the preview.
+    assert "Spring" not in html
+    seats = make_product(OWNER_A, name="Seat", unit_amount=1500)
+    second = client_a.post(
+        "/paylinks/links/preview",
+        data={
+            **form,
+            "brand_color": "#0A7D5A",
+            "items-1-product_id": str(seats.id),
+            "items-1-adjustable": "y",
+            "items-1-min_quantity": "2",
+            "items-1-max_quantity": "6",
+        },
+    ).data.decode()
+    assert "--brand:#0A7D5A" in second
+    assert "Seat" in second
+    # It is inert: nothing in it can submit a payment.
+    assert 'name="csrf_token"' not in second
     assert session().scalar(select(func.count()).select_from(PaymentLink)) == 0
     # The preview of a link being edited keeps its slug; B's link is not A's.
     link = make_link(OWNER_A, [course])

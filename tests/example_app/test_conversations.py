@@ -180,7 +180,7 @@ def test_a_payment_puts_a_note_on_the_timeline(
             currency="USD",
             amount_subtotal=35800,
             amount_total=35800,
-            snapshot={"items": [{"name": "10-class pass", "quantity": 2}]},
+            snapshot={"lines": [{"name": "10-class pass", "quantity": 2}]},
             contact_id=str(customer.id),
             gateway="sandbox",
             idempotency_key="note-1",

@@ -67,9 +67,14 @@
     return Array.prototype.slice.call(menu.querySelectorAll("[role=menuitem]"));
   }
 
+  function setMenuOpen(menu, open) {
+    menu.open = open;
+    menu.querySelector("summary").setAttribute("aria-expanded", open ? "true" : "false");
+  }
+
   function closeMenu(menu, focusButton) {
     if (!menu.open) return;
-    menu.open = false;
+    setMenuOpen(menu, false);
     if (focusButton) { menu.querySelector("summary").focus(); }
   }
 
@@ -81,7 +86,7 @@
       summary.setAttribute("aria-expanded", menu.open ? "true" : "false");
       if (!menu.open) return;
       document.querySelectorAll("details[data-menu][open]").forEach(function (other) {
-        if (other !== menu) { other.open = false; }
+        if (other !== menu) { setMenuOpen(other, false); }
       });
     });
     summary.addEventListener("keydown", function (event) {
@@ -89,7 +94,7 @@
         event.preventDefault();
         // Open (if closed) and move into the menu at once, so keys that
         // follow at speed land on its items.
-        menu.open = true;
+        setMenuOpen(menu, true);
         var first = menuItems(menu)[0];
         if (first) first.focus();
       } else if (event.key === "Escape") {
@@ -106,14 +111,14 @@
       else if (event.key === "Home") { next = items[0]; }
       else if (event.key === "End") { next = items[items.length - 1]; }
       else if (event.key === "Escape") { event.preventDefault(); closeMenu(menu, true); return; }
-      else if (event.key === "Tab") { menu.open = false; return; }
+      else if (event.key === "Tab") { setMenuOpen(menu, false); return; }
       if (next) { event.preventDefault(); next.focus(); }
     });
   });
 
   document.addEventListener("click", function (event) {
     document.querySelectorAll("details[data-menu][open]").forEach(function (menu) {
-      if (!menu.contains(event.target)) { menu.open = false; }
+      if (!menu.contains(event.target)) { setMenuOpen(menu, false); }
     });
   });
 
@@ -130,7 +135,7 @@
       event.preventDefault();
       var menu = trigger.closest("details[data-menu]");
       opener = menu ? menu.querySelector("summary") : trigger;
-      if (menu) { menu.open = false; }
+      if (menu) { setMenuOpen(menu, false); }
       deleteForm.setAttribute("action", trigger.getAttribute("href"));
       nameSlot.textContent = trigger.getAttribute("data-confirm-delete");
       dialog.showModal();

@@ -1,0 +1,205 @@
+"""Requests per second of ``GET /pay/<slug>`` next to a bare route, under gunicorn.
+
+One command::
+
+    .venv/bin/python benchmarks/checkout_page.py [--seconds 8] [--workers 1]
+
+It seeds the example CRM into a throw-away SQLite file, serves it with
+gunicorn (sync workers), and drives both URLs of the same app in the same
+run from a small asyncio HTTP client (one connection per request, as
+gunicorn's sync worker closes each): the seeded checkout that asks for
+phone, address and a coupon, and ``/bench/bare``, a route returning "ok".
+Rounds alternate (bare, page, bare, page) so drift hits both alike. It
+prints each rate, their ratio (the target is >= 0.5) and the byte sizes of
+the page and of its CSS and JS.
+
+With one worker the server gets one core and the client the other on a
+two-core machine; ``--workers`` changes that.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def seed(database_url: str) -> str:
+    """Seed the demo and return the slug of its phone + address + coupon link."""
+    code = (
+        "from example_app import create_app\n"
+        "from example_app.extensions import db\n"
+        "from example_app.seed import create_tables, seed_demo\n"
+        "from flask_paylinks.models import PaymentLink\n"
+        "app = create_app()\n"
+        "with app.app_context():\n"
+        "    create_tables(db)\n"
+        "    seed_demo(db, customers_per_account=50)\n"
+        "    link = db.session.scalars(db.select(PaymentLink).where(\n"
+        "        PaymentLink.require_phone.is_(True),\n"
+        "        PaymentLink.collect_address.is_(True),\n"
+        "    ).order_by(PaymentLink.id)).first()\n"
+        "    print(link.slug)\n"
+    )
+    env = {**os.environ, "DATABASE_URL": database_url}
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    return out.stdout.strip().splitlines()[-1]
+
+
+async def _worker(
+    host: str, port: int, request: bytes, stop: float, counts: list[int]
+) -> None:
+    while time.perf_counter() < stop:
+        reader, writer = await asyncio.open_connection(host, port)
+        writer.write(request)
+        data = await reader.read()
+        writer.close()
+        if data.startswith(b"HTTP/1.1 200"):
+            counts[0] += 1
+        else:
+            counts[1] += 1
+
+
+async def _drive(
+    port: int, path: str, seconds: float, concurrency: int
+) -> tuple[int, int]:
+    request = (
+        f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
+        "User-Agent: paylinks-bench\r\nAccept: text/html\r\nConnection: close\r\n\r\n"
+    ).encode()
+    counts = [0, 0]
+    stop = time.perf_counter() + seconds
+    await asyncio.gather(
+        *(_worker("127.0.0.1", port, request, stop, counts) for _ in range(concurrency))
+    )
+    return counts[0], counts[1]
+
+
+def rate(port: int, path: str, seconds: float, concurrency: int) -> float:
+    """Successful requests per second of *path* over *seconds*."""
+    started = time.perf_counter()
+    ok, failed = asyncio.run(_drive(port, path, seconds, concurrency))
+    elapsed = time.perf_counter() - started
+    if failed:
+        raise SystemExit(f"{failed} requests to {path} did not answer 200")
+    return ok / elapsed
+
+
+def fetch(url: str) -> bytes:
+    with urllib.request.urlopen(url, timeout=10) as response:  # noqa: S310 (local)
+        return bytes(response.read())
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--seconds", type=float, default=8.0, help="per route, per round"
+    )
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--workers", type=int, default=1, help="gunicorn workers")
+    parser.add_argument("--concurrency", type=int, default=8, help="client connections")
+    parser.add_argument(
+        "--cache-seconds",
+        type=float,
+        default=None,
+        help="PAYLINKS_CHECKOUT_CACHE_SECONDS for the run (0: render every page)",
+    )
+    args = parser.parse_args()
+
+    work = Path(tempfile.mkdtemp(prefix="paylinks-bench-"))
+    database_url = f"sqlite:///{work / 'bench.db'}"
+    slug = seed(database_url)
+    port = free_port()
+    env = {**os.environ, "DATABASE_URL": database_url, "PYTHONPATH": str(ROOT)}
+    if args.cache_seconds is not None:
+        env["BENCH_CHECKOUT_CACHE_SECONDS"] = str(args.cache_seconds)
+    server = subprocess.Popen(
+        [
+            str(BIN / "gunicorn"),
+            "--workers",
+            str(args.workers),
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--log-level",
+            "warning",
+            "benchmarks.checkout_app:create_app()",
+        ],
+        cwd=ROOT,
+        env=env,
+    )
+    try:
+        base = f"http://127.0.0.1:{port}"
+        page_path, bare_path = f"/pay/{slug}", "/bench/bare"
+        for _ in range(100):
+            try:
+                page = fetch(base + page_path)
+                break
+            except OSError:
+                time.sleep(0.1)
+        else:
+            raise SystemExit("gunicorn did not start")
+        css = fetch(base + "/pay/static/paylinks/checkout.css")
+        js = fetch(base + "/pay/static/paylinks/checkout.js")
+        rate(port, bare_path, 1.0, args.concurrency)  # warm up both
+        rate(port, page_path, 1.0, args.concurrency)
+        bare_rates, page_rates = [], []
+        for _ in range(args.rounds):
+            bare_rates.append(rate(port, bare_path, args.seconds, args.concurrency))
+            page_rates.append(rate(port, page_path, args.seconds, args.concurrency))
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.wait(timeout=30)
+        shutil.rmtree(work, ignore_errors=True)
+
+    bare = sum(bare_rates) / len(bare_rates)
+    page_rps = sum(page_rates) / len(page_rates)
+    ours = len(page) + len(css) + len(js)
+    cache = "default" if args.cache_seconds is None else f"{args.cache_seconds:g} s"
+    print(
+        f"gunicorn sync, {args.workers} worker(s); "
+        f"client: {args.concurrency} connections; page cache: {cache}"
+    )
+    print(
+        f"  bare route  /bench/bare   {bare:8.0f} req/s  (rounds: "
+        + ", ".join(f"{r:.0f}" for r in bare_rates)
+        + ")"
+    )
+    print(
+        f"  checkout    /pay/<slug>   {page_rps:8.0f} req/s  (rounds: "
+        + ", ".join(f"{r:.0f}" for r in page_rates)
+        + ")"
+    )
+    print(f"  ratio page / bare         {page_rps / bare:8.2f}  (target >= 0.50)")
+    print(
+        f"  page HTML {len(page):,} B, CSS {len(css):,} B, JS {len(js):,} B;"
+        f" ours together {ours:,} B ({ours / 1024:.1f} KiB, budget 60 KiB)"
+    )
+
+
+if __name__ == "__main__":
+    main()

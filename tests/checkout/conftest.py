@@ -1,0 +1,264 @@
+"""Fixtures of the checkout tests: host A with links, products and coupons."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from html.parser import HTMLParser
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from flask_paylinks import signals
+from flask_paylinks.links import new_slug
+from flask_paylinks.models import (
+    Coupon,
+    CouponProduct,
+    LinkItem,
+    Payment,
+    PaymentLink,
+    Product,
+)
+
+from ..hosts import crm_a
+
+OWNER = "1"
+OTHER_OWNER = "2"
+
+
+@dataclass
+class Shop:
+    """Helpers that store rows for the checkout tests on one host app."""
+
+    app: Flask
+
+    def product(self, owner: str = OWNER, **values: Any) -> Product:
+        defaults: dict[str, Any] = {
+            "owner_id": owner,
+            "name": "Yoga class",
+            "description": "One hour, all levels.",
+            "unit_amount": 2500,
+            "currency": "USD",
+        }
+        defaults.update(values)
+        product = Product(**defaults)
+        with self.app.app_context():
+            crm_a.db.session.add(product)
+            crm_a.db.session.commit()
+            crm_a.db.session.refresh(product)
+            crm_a.db.session.expunge(product)
+        return product
+
+    def link(
+        self,
+        items: list[dict[str, Any]] | None = None,
+        owner: str = OWNER,
+        **values: Any,
+    ) -> PaymentLink:
+        """A link; each item dict has ``product`` (a Product) and LinkItem values."""
+        defaults: dict[str, Any] = {
+            "owner_id": owner,
+            "slug": new_slug(),
+            "name": "Internal: spring promo 2026",
+            "currency": "USD",
+        }
+        defaults.update(values)
+        with self.app.app_context():
+            link = PaymentLink(**defaults)
+            for position, spec in enumerate(items or []):
+                spec = dict(spec)
+                product = spec.pop("product")
+                link.items.append(
+                    LinkItem(
+                        owner_id=owner,
+                        product_id=product.id,
+                        position=position,
+                        **spec,
+                    )
+                )
+            crm_a.db.session.add(link)
+            crm_a.db.session.commit()
+            crm_a.db.session.refresh(link)
+            crm_a.db.session.expunge(link)
+        return link
+
+    def coupon(
+        self, owner: str = OWNER, products: list[Product] = (), **values: Any
+    ) -> Coupon:  # type: ignore[assignment]
+        defaults: dict[str, Any] = {"owner_id": owner, "code": "SAVE10"}
+        defaults.update(values)
+        defaults.setdefault("code_key", defaults["code"].upper())
+        if "amount_off" not in defaults and "percent_off_bp" not in defaults:
+            defaults["percent_off_bp"] = 1000
+        with self.app.app_context():
+            coupon = Coupon(**defaults)
+            if products:
+                coupon.applies_to_all = False
+                for product in products:
+                    coupon.product_links.append(
+                        CouponProduct(owner_id=owner, product_id=product.id)
+                    )
+            crm_a.db.session.add(coupon)
+            crm_a.db.session.commit()
+            crm_a.db.session.refresh(coupon)
+            crm_a.db.session.expunge(coupon)
+        return coupon
+
+    def payments(self, **where: Any) -> list[Payment]:
+        with self.app.app_context():
+            stmt = crm_a.db.select(Payment).order_by(Payment.id)
+            for key, value in where.items():
+                stmt = stmt.where(getattr(Payment, key) == value)
+            rows = list(crm_a.db.session.scalars(stmt))
+            for row in rows:
+                crm_a.db.session.expunge(row)
+            return rows
+
+    def get(self, model: type[Any], row_id: Any) -> Any:
+        with self.app.app_context():
+            row = crm_a.db.session.get(model, row_id)
+            if row is not None:
+                crm_a.db.session.expunge(row)
+            return row
+
+    def customers(self) -> list[crm_a.Customer]:
+        with self.app.app_context():
+            rows = list(
+                crm_a.db.session.scalars(
+                    crm_a.db.select(crm_a.Customer).order_by(crm_a.Customer.id)
+                )
+            )
+            for row in rows:
+                crm_a.db.session.expunge(row)
+            return rows
+
+
+@pytest.fixture
+def shop(host_a: Flask) -> Shop:
+    """Row factories on host A."""
+    return Shop(host_a)
+
+
+@pytest.fixture
+def yoga(shop: Shop) -> Product:
+    """A one-time $25.00 product of owner 1."""
+    return shop.product()
+
+
+@pytest.fixture
+def received() -> Iterator[Callable[[str], list[dict[str, Any]]]]:
+    """Record every flask_paylinks signal sent; call with a signal name to read."""
+    heard: dict[str, list[dict[str, Any]]] = {}
+    names = [
+        "checkout_viewed",
+        "checkout_started",
+        "payment_succeeded",
+        "payment_failed",
+    ]
+    receivers = []
+    for name in names:
+
+        def receiver(sender: Any, _name: str = name, **kwargs: Any) -> None:
+            heard.setdefault(_name, []).append(kwargs)
+
+        getattr(signals, name).connect(receiver)
+        receivers.append((name, receiver))
+    yield lambda name: heard.get(name, [])
+    for name, receiver in receivers:
+        getattr(signals, name).disconnect(receiver)
+
+
+class _FormReader(HTMLParser):
+    """Collects what a browser would submit untouched: hidden inputs, checked
+    radios, the selected option of each select."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.values: dict[str, str] = {}
+        self._select: str | None = None
+        self._first_option: str | None = None
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = {k: v or "" for k, v in attrs}
+        name = a.get("name")
+        if tag == "input" and name:
+            kind = a.get("type", "text")
+            if kind == "hidden" or (kind == "radio" and "checked" in a):
+                self.values[name] = a.get("value", "")
+        elif tag == "select" and name:
+            self._select, self._first_option = name, None
+        elif tag == "option" and self._select:
+            value = a.get("value")
+            if "selected" in a:
+                self.values[self._select] = value if value is not None else "\0text"
+            elif self._first_option is None:
+                self._first_option = value if value is not None else "\0text"
+
+    def handle_data(self, data: str) -> None:
+        if self._select:
+            for key, value in self.values.items():
+                if key == self._select and value == "\0text":
+                    self.values[key] = data.strip()
+            if self._first_option == "\0text":
+                self._first_option = "\0" + data.strip()
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "select" and self._select:
+            if self._select not in self.values and self._first_option is not None:
+                self.values[self._select] = self._first_option.removeprefix("\0")
+            self._select = None
+
+
+def form_of(html: str) -> dict[str, str]:
+    """The values a browser would submit from a page without the customer typing."""
+    reader = _FormReader()
+    reader.feed(html)
+    return reader.values
+
+
+def page_fields(client: FlaskClient, link: PaymentLink) -> dict[str, str]:
+    """GET the checkout page and return what it would submit as it is."""
+    response = client.get(f"/pay/{link.slug}")
+    assert response.status_code == 200, response.text
+    return form_of(response.text)
+
+
+GOOD_CARD = "4242 4242 4242 4242"
+DECLINED_CARD = "4000 0000 0000 0002"
+NO_FUNDS_CARD = "4000 0000 0000 9995"
+
+
+def submission(
+    client: FlaskClient, link: PaymentLink, **overrides: str
+) -> dict[str, str]:
+    """A valid pay form for *link*: the page's hidden fields plus the customer's."""
+    data = page_fields(client, link)
+    data.update(
+        {
+            "name": "Ada Lovelace",
+            "email": "ada@example.com",
+            "phone": "(415) 555-2671",
+            "line1": "12 Analytical Row",
+            "city": "London",
+            "postal_code": "N1 9GU",
+            "country": "GB",
+            "card-number": GOOD_CARD,
+            "card-expiry": "12 / 34",
+            "card-cvc": "123",
+        }
+    )
+    data.update(overrides)
+    return {k: v for k, v in data.items() if v is not None}
+
+
+def priced(
+    client: FlaskClient, link: PaymentLink, data: dict[str, str]
+) -> dict[str, str]:
+    """*data* with ``expected_total`` set to what the server quotes for it."""
+    response = client.post(
+        f"/pay/{link.slug}/quote", data=data, headers={"Accept": "application/json"}
+    )
+    assert response.status_code == 200, response.json
+    return {**data, "expected_total": response.json["expected_total"]}
