@@ -31,6 +31,7 @@ IMAGE_TYPES = {
 #: Width times height above which an image is refused (a decompression bomb).
 MAX_PIXELS = 25_000_000
 
+
 def read_limited(stream: IO[bytes], max_bytes: int) -> bytes | None:
     """The bytes of *stream*, or ``None`` when it holds more than *max_bytes*."""
     data = stream.read(max_bytes + 1)
