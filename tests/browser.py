@@ -30,6 +30,11 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 
+#: Statuses pages answer on purpose (a declined card, a changed total, a gone
+#: link, a re-shown form, a rate limit); Chromium logs each as a console
+#: error, which is not a fault here.
+EXPECTED_STATUSES = (402, 409, 410, 422, 429)
+
 #: Where screenshots taken by the browser tests go (looked at by people).
 SCREENSHOT_DIR = Path(__file__).resolve().parent.parent / "artifacts" / "screenshots"
 
@@ -92,3 +97,39 @@ def screenshot(page: Any, name: str) -> Path:
     path = SCREENSHOT_DIR / f"{name}.png"
     page.screenshot(path=str(path), full_page=True)
     return path
+
+
+@contextlib.contextmanager
+def watched_page(
+    browser: Any, *, width: int = 1280, height: int = 900, **context_options: Any
+) -> Iterator[Any]:
+    """A page in a fresh context (own cookies) that fails on browser errors.
+
+    Any console error or uncaught script error fails the block, except the
+    favicon request and the statuses in :data:`EXPECTED_STATUSES`.
+    """
+    context = browser.new_context(
+        viewport={"width": width, "height": height}, **context_options
+    )
+    page = context.new_page()
+    errors: list[str] = []
+
+    def on_console(message: Any) -> None:
+        where = (message.location or {}).get("url", "")
+        expected = any(
+            f"status of {code}" in message.text for code in EXPECTED_STATUSES
+        )
+        if (
+            message.type == "error"
+            and not where.endswith("/favicon.ico")
+            and not expected
+        ):
+            errors.append(f"{message.text} ({where})")
+
+    page.on("console", on_console)
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    try:
+        yield page
+    finally:
+        context.close()
+    assert not errors, f"the browser reported errors: {errors}"

@@ -211,36 +211,13 @@ def browser() -> Iterator[Any]:
         pytest.fail(str(error), pytrace=False)
 
 
-#: Statuses pages answer on purpose (a declined card, a changed total, a gone
-#: link, a re-shown form, a rate limit); Chromium logs each as a console
-#: error, which is not a fault here.
-EXPECTED_STATUSES = (402, 409, 410, 422, 429)
-
-
 @pytest.fixture
 def page(browser: Any) -> Iterator[Any]:
     """A fresh desktop-sized page (own cookies) that fails on console errors."""
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
-    new_page = context.new_page()
-    errors: list[str] = []
+    from .browser import watched_page
 
-    def on_console(message: Any) -> None:
-        where = (message.location or {}).get("url", "")
-        expected = any(
-            f"status of {code}" in message.text for code in EXPECTED_STATUSES
-        )
-        if (
-            message.type == "error"
-            and not where.endswith("/favicon.ico")
-            and not expected
-        ):
-            errors.append(f"{message.text} ({where})")
-
-    new_page.on("console", on_console)
-    new_page.on("pageerror", lambda exc: errors.append(str(exc)))
-    yield new_page
-    context.close()
-    assert not errors, f"the browser reported errors: {errors}"
+    with watched_page(browser) as new_page:
+        yield new_page
 
 
 # -- the example CRM (example_app/) ---------------------------------------------

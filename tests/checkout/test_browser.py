@@ -34,27 +34,9 @@ def route_external(page: Any) -> list[str]:
 
 
 @pytest.fixture
-def tolerant_page(browser: Any) -> Iterator[Any]:
-    """Like ``page``, but a re-shown form's own 4xx status is not an error.
-
-    Chromium logs "Failed to load resource: ... 402" for any document that
-    answers 4xx, which a declined payment deliberately does; every other
-    console error still fails the test.
-    """
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
-    new_page = context.new_page()
-    errors: list[str] = []
-
-    def on_console(message: Any) -> None:
-        expected = re.search(r"status of (402|422|409) ", message.text)
-        if message.type == "error" and not expected:
-            errors.append(message.text)
-
-    new_page.on("console", on_console)
-    new_page.on("pageerror", lambda exc: errors.append(str(exc)))
-    yield new_page
-    context.close()
-    assert not errors, f"the browser reported errors: {errors}"
+def tolerant_page(page: Any) -> Any:
+    """The ``page`` fixture: a declined payment's 402 is expected there too."""
+    return page
 
 
 # -- on the example CRM, with its seeded demo data --------------------------------

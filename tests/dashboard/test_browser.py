@@ -16,8 +16,7 @@ from flask import Flask
 from flask_paylinks.database import session
 from flask_paylinks.models import PaymentLink
 
-from ..browser import LiveServer, live_server, screenshot
-from ..conftest import EXPECTED_STATUSES
+from ..browser import LiveServer, live_server, screenshot, watched_page
 from .conftest import (
     OWNER_A,
     days_ago,
@@ -39,33 +38,11 @@ def server(app: Flask) -> Iterator[LiveServer]:
 @contextmanager
 def merchant_page(browser: Any, server: LiveServer, width: int = 1280) -> Iterator[Any]:
     """A logged-in page of merchant A that fails the test on console errors."""
-    context = browser.new_context(
-        viewport={"width": width, "height": 900},
-        permissions=["clipboard-read", "clipboard-write"],
-    )
-    page = context.new_page()
-    errors: list[str] = []
-
-    def on_console(message: Any) -> None:
-        where = (message.location or {}).get("url", "")
-        expected = any(
-            f"status of {code}" in message.text for code in EXPECTED_STATUSES
-        )
-        if (
-            message.type == "error"
-            and not where.endswith("/favicon.ico")
-            and not expected
-        ):
-            errors.append(f"{message.text} ({where})")
-
-    page.on("console", on_console)
-    page.on("pageerror", lambda error: errors.append(str(error)))
-    page.goto(f"{server.url}/login/1")
-    try:
+    with watched_page(
+        browser, width=width, permissions=["clipboard-read", "clipboard-write"]
+    ) as page:
+        page.goto(f"{server.url}/login/1")
         yield page
-    finally:
-        context.close()
-    assert not errors, errors
 
 
 def _catalogue() -> dict[str, Any]:

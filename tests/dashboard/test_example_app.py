@@ -17,8 +17,7 @@ from typing import Any
 import pytest
 from flask import Flask
 
-from ..browser import LiveServer, screenshot
-from ..conftest import EXPECTED_STATUSES
+from ..browser import LiveServer, screenshot, watched_page
 from ..example_app.helpers import ALICE, BOB, login, login_client
 from .conftest import tall_screenshot
 
@@ -28,33 +27,11 @@ pytestmark = pytest.mark.browser
 @contextmanager
 def crm_page(browser: Any, server: LiveServer, width: int = 1280) -> Iterator[Any]:
     """Alice's browser, logged in to the CRM, failing the test on console errors."""
-    context = browser.new_context(
-        viewport={"width": width, "height": 900},
-        permissions=["clipboard-read", "clipboard-write"],
-    )
-    page = context.new_page()
-    errors: list[str] = []
-
-    def on_console(message: Any) -> None:
-        where = (message.location or {}).get("url", "")
-        expected = any(
-            f"status of {code}" in message.text for code in EXPECTED_STATUSES
-        )
-        if (
-            message.type == "error"
-            and not where.endswith("/favicon.ico")
-            and not expected
-        ):
-            errors.append(f"{message.text} ({where})")
-
-    page.on("console", on_console)
-    page.on("pageerror", lambda error: errors.append(str(error)))
-    login(page, server, ALICE)
-    try:
+    with watched_page(
+        browser, width=width, permissions=["clipboard-read", "clipboard-write"]
+    ) as page:
+        login(page, server, ALICE)
         yield page
-    finally:
-        context.close()
-    assert not errors, errors
 
 
 def _preview_round(page: Any) -> int:
