@@ -22,7 +22,6 @@ from flask import Flask, current_app, render_template, url_for
 from .. import signals
 from ..config import BUTTON_STYLES
 from ..models import PaymentLink, utcnow
-from ..money import Money
 from ..pricing import (
     Choices,
     Offer,
@@ -34,6 +33,7 @@ from ..pricing import (
     offer_from_link,
     quote,
 )
+from ..templating import format_money
 from .forms import CheckoutForm, country_options
 from .security import csp_nonce
 
@@ -133,11 +133,6 @@ def recurrence_label(recurrence: Recurrence | None) -> str:
     return interval_label(recurrence.interval, recurrence.count)
 
 
-def format_money(amount: int, currency: str) -> str:
-    """*amount* minor units of *currency* in the configured locale."""
-    return Money(amount, currency).format(current_app.config["PAYLINKS_LOCALE"])
-
-
 def then_text(recurring: RecurringCharge | None, currency: str) -> str:
     """What is charged after today, e.g. ``$8.00 / month for 2 more months,
     then $10.00 / month``; ``""`` for a one-time purchase."""
@@ -157,11 +152,14 @@ def then_text(recurring: RecurringCharge | None, currency: str) -> str:
     return f"{cut} for {more}, then {full}"
 
 
+def total_text(shown: Quote) -> str:
+    """What is charged now, formatted: ``$45.00``."""
+    return format_money(shown.total, shown.currency)
+
+
 def pay_label(shown: Quote | None) -> str:
     """The pay button's words: ``Pay $45.00``."""
-    if shown is None:
-        return "Pay"
-    return f"Pay {format_money(shown.total, shown.currency)}"
+    return "Pay" if shown is None else f"Pay {total_text(shown)}"
 
 
 def problems(
@@ -215,7 +213,8 @@ def new_checkout_form(
     return form
 
 
-def _card_form(formdata: Any = None) -> Any:
+def card_form_for(formdata: Any = None) -> Any:
+    """The sandbox's card form, or ``None`` when the gateway takes cards itself."""
     from ..gateways.sandbox import CardForm, SandboxGateway
 
     gateway = current_app.extensions["paylinks"].gateway
@@ -252,7 +251,7 @@ def render_checkout_page(
     form = context.pop("form", None) or new_checkout_form(link, preview=preview)
     card_form = context.pop("card_form", None)
     if card_form is None:
-        card_form = _card_form()
+        card_form = card_form_for()
     errors: Mapping[str, str] = context.pop("errors", None) or {}
     gateway = current_app.extensions["paylinks"].gateway
     context.setdefault("problems", problems(form, card_form, errors, offer))

@@ -43,9 +43,9 @@ from . import blueprint
 from .assets import find_asset
 from .redirects import redirect_target
 from .rendering import (
-    _card_form,
     branding,
     cached_page,
+    card_form_for,
     customer_page,
     error_map,
     new_checkout_form,
@@ -53,6 +53,7 @@ from .rendering import (
     render_checkout_page,
     render_summary,
     then_text,
+    total_text,
 )
 
 View = ResponseReturnValue
@@ -159,7 +160,7 @@ def pay(slug: str) -> View:
     link = _active_link(slug)
     offer = offer_from_link(link)
     form = new_checkout_form(link, formdata=request.form)
-    card_form = _card_form(request.form)
+    card_form = card_form_for(request.form)
     choices, choice_errors = choices_from_form(offer, request.form)
     details_ok = form.validate()
     card_ok = card_form.validate() if card_form is not None else True
@@ -187,7 +188,7 @@ def pay(slug: str) -> View:
             **args,
             priced=priced,
             status=409,
-            notice=f"Your total is now {pay_label(priced)[4:]}. Check your order "
+            notice=f"Your total is now {total_text(priced)}. Check your order "
             "and press Pay again; you have not been charged.",
         )
     customer = payments.Customer(
@@ -263,7 +264,7 @@ def quote_view(slug: str) -> View:
         return jsonify(body), status
     if shown is not None:
         form.expected_total.data = str(shown.total)
-    card_form = _card_form(request.form)
+    card_form = card_form_for(request.form)
     html = render_checkout_page(
         link,
         offer=offer,
@@ -345,7 +346,7 @@ def csrf_refused(error: CSRFError) -> ResponseReturnValue:
         link,
         offer=offer,
         form=new_checkout_form(link, formdata=request.form),
-        card_form=_card_form(request.form),
+        card_form=card_form_for(request.form),
         choices=choices,
         priced=[],
         status=400,

@@ -164,25 +164,23 @@ def coupon_edit(coupon_id: int) -> Page | BaseResponse:
     return _render(owner, form, coupon)
 
 
-@blueprint.post("/coupons/<int:coupon_id>/deactivate")
-def coupon_deactivate(coupon_id: int) -> BaseResponse:
-    """Stop customers using the coupon."""
+def _set_coupon_active(coupon_id: int, active: bool, verb: str) -> BaseResponse:
     owner = current_owner()
     _coupon_or_404(owner, coupon_id)
     require_action()
-    coupon = coupon_service.set_coupon_active(owner, coupon_id, False)
+    coupon = coupon_service.set_coupon_active(owner, coupon_id, active)
     assert coupon is not None
-    notice(f"Deactivated coupon {coupon.code}.")
+    notice(f"{verb} coupon {coupon.code}.")
     return back(".coupon_list")
+
+
+@blueprint.post("/coupons/<int:coupon_id>/deactivate")
+def coupon_deactivate(coupon_id: int) -> BaseResponse:
+    """Stop customers using the coupon."""
+    return _set_coupon_active(coupon_id, False, "Deactivated")
 
 
 @blueprint.post("/coupons/<int:coupon_id>/activate")
 def coupon_activate(coupon_id: int) -> BaseResponse:
     """Let customers use the coupon again."""
-    owner = current_owner()
-    _coupon_or_404(owner, coupon_id)
-    require_action()
-    coupon = coupon_service.set_coupon_active(owner, coupon_id, True)
-    assert coupon is not None
-    notice(f"Activated coupon {coupon.code}.")
-    return back(".coupon_list")
+    return _set_coupon_active(coupon_id, True, "Activated")

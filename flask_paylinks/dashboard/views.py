@@ -412,28 +412,30 @@ def _qr(link_id: int, kind: str) -> Response:
 # -- actions -------------------------------------------------------------------
 
 
-@blueprint.post("/links/<int:link_id>/deactivate")
-def link_deactivate(link_id: int) -> BaseResponse:
-    """Stop the link taking payments; its checkout says it is no longer available."""
+def _set_link_active(link_id: int, active: bool, message: str) -> BaseResponse:
     owner = current_owner()
     _link_or_404(owner, link_id)
     require_action()
-    link = link_service.set_link_active(owner, link_id, False)
+    link = link_service.set_link_active(owner, link_id, active)
     assert link is not None
-    notice(f"Deactivated “{link.name}”. Its URL no longer takes payments.")
+    notice(message.format(name=link.name))
     return back(".index")
+
+
+@blueprint.post("/links/<int:link_id>/deactivate")
+def link_deactivate(link_id: int) -> BaseResponse:
+    """Stop the link taking payments; its checkout says it is no longer available."""
+    return _set_link_active(
+        link_id, False, "Deactivated “{name}”. Its URL no longer takes payments."
+    )
 
 
 @blueprint.post("/links/<int:link_id>/activate")
 def link_activate(link_id: int) -> BaseResponse:
     """Let the link take payments again, at the same URL."""
-    owner = current_owner()
-    _link_or_404(owner, link_id)
-    require_action()
-    link = link_service.set_link_active(owner, link_id, True)
-    assert link is not None
-    notice(f"Activated “{link.name}”. Its URL takes payments again.")
-    return back(".index")
+    return _set_link_active(
+        link_id, True, "Activated “{name}”. Its URL takes payments again."
+    )
 
 
 @blueprint.route("/links/<int:link_id>/delete", methods=["GET", "POST"])

@@ -262,3 +262,22 @@ def priced(
     )
     assert response.status_code == 200, response.json
     return {**data, "expected_total": response.json["expected_total"]}
+
+
+@pytest.fixture
+def plans(shop: Shop) -> tuple[Product, Product]:
+    monthly = shop.product(
+        name="Monthly",
+        kind="recurring",
+        interval="month",
+        interval_count=1,
+        unit_amount=900,
+    )
+    yearly = shop.product(
+        name="Yearly",
+        kind="recurring",
+        interval="year",
+        interval_count=1,
+        unit_amount=9000,
+    )
+    return monthly, yearly

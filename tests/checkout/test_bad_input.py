@@ -18,25 +18,6 @@ from .conftest import Shop, form_of, priced, submission
 
 
 @pytest.fixture
-def plans(shop: Shop) -> tuple[Product, Product]:
-    monthly = shop.product(
-        name="Monthly",
-        kind="recurring",
-        interval="month",
-        interval_count=1,
-        unit_amount=900,
-    )
-    yearly = shop.product(
-        name="Yearly",
-        kind="recurring",
-        interval="year",
-        interval_count=1,
-        unit_amount=9000,
-    )
-    return monthly, yearly
-
-
-@pytest.fixture
 def link(shop: Shop, yoga: Product, plans: tuple[Product, Product]):  # type: ignore[no-untyped-def]
     monthly, yearly = plans
     return shop.link(

@@ -358,22 +358,13 @@ def test_redirect_in_a_new_tab_keeps_the_receipt(
 
 
 def test_plans_and_a_double_click_make_one_payment(
-    page: Any, served: LiveServer, shop: Shop, yoga: Product
+    page: Any,
+    served: LiveServer,
+    shop: Shop,
+    yoga: Product,
+    plans: tuple[Product, Product],
 ) -> None:
-    monthly = shop.product(
-        name="Monthly",
-        kind="recurring",
-        interval="month",
-        interval_count=1,
-        unit_amount=900,
-    )
-    yearly = shop.product(
-        name="Yearly",
-        kind="recurring",
-        interval="year",
-        interval_count=1,
-        unit_amount=9000,
-    )
+    monthly, yearly = plans
     link = shop.link([{"product": yoga}, {"product": monthly}, {"product": yearly}])
     page.goto(f"{served.url}/pay/{link.slug}")
     assert page.get_by_role("button", name="Pay $34.00").is_visible()
