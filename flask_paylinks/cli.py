@@ -122,11 +122,20 @@ def worker(burst: bool) -> None:
     help="Seconds a payment may stay pending (default PAYLINKS_PENDING_TIMEOUT).",
 )
 def reconcile(older_than: int | None) -> None:
-    """Mark payments left pending too long abandoned, freeing their coupons."""
+    """Abandon payments left pending too long; finish follow-ups that failed.
+
+    Abandoned payments give back the coupon redemption and single-use link
+    they held. Succeeded payments whose follow-up (the contact link and
+    ``payment_succeeded``) did not finish are followed up again.
+    """
     from datetime import timedelta
 
-    from .payments import abandon_stale
+    from .payments import abandon_stale, pending_followups
+    from .tasks import payment_followup, run_guarded
 
     age = None if older_than is None else timedelta(seconds=older_than)
     count = abandon_stale(older_than=age)
     click.echo(f"{count} pending payment{'' if count == 1 else 's'} marked abandoned.")
+    due = pending_followups()
+    done = sum(run_guarded(payment_followup, payment_id) for payment_id in due)
+    click.echo(f"{done} of {len(due)} unfinished follow-ups completed.")

@@ -9,7 +9,7 @@ fields of :class:`Contact`.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol, runtime_checkable
 
 from flask import current_app
@@ -113,7 +113,62 @@ class ContactDirectory(Protocol):
         phone: str | None,
         address: Address | None,
     ) -> Contact:
-        """Match by email, else phone, else create; save the phone and address."""
+        """After an anonymous checkout: match by email (any case), else by phone.
+
+        A match only gets the fields it has empty filled in; nothing the CRM
+        already holds is overwritten (see :doc:`/contacts`). No match: create
+        the contact with what was given.
+        """
+
+    def update(
+        self,
+        owner: str,
+        contact_id: str,
+        *,
+        email: str | None = None,
+        phone: str | None = None,
+        address: Address | None = None,
+    ) -> Contact | None:
+        """Overwrite the fields given (``None``: leave alone) of one known contact.
+
+        Called only when the change is known to come from that contact or the
+        merchant: a merchant applying what a customer typed, or a checkout
+        opened from that contact's personal link. ``None`` when there is no
+        such contact.
+        """
+
+
+def differences(
+    contact: Contact,
+    *,
+    email: str | None,
+    phone: str | None,
+    address: Address | None,
+) -> dict[str, Any]:
+    """What a customer typed that differs from what the CRM holds for *contact*.
+
+    Only fields both sides have count: an empty field in the CRM was filled
+    in, and one the customer left empty changes nothing. The result is kept
+    on the payment (``{"email": ..., "phone": ..., "address": {...}}``) for
+    the merchant to apply or ignore.
+    """
+    changes: dict[str, Any] = {}
+    if email and contact.email and email.strip().lower() != contact.email.lower():
+        changes["email"] = email.strip()
+    if phone and contact.phone and phone != contact.phone:
+        changes["phone"] = phone
+    if address and contact.address:
+        held, typed = contact.address.as_dict(), address.as_dict()
+        if any(
+            typed[key] and held[key] and _folded(typed[key]) != _folded(held[key])
+            for key in typed
+        ):
+            changes["address"] = typed
+    return changes
+
+
+def _folded(text: str) -> str:
+    return " ".join(text.split()).casefold()
 
 
 #: Fields of :class:`Contact` a host maps onto its own columns.
@@ -420,9 +475,10 @@ class SQLAlchemyContactDirectory:
     ) -> Contact:
         """Match by email (any case), else by phone; create when neither matches.
 
-        The phone and address given are written to the record; the name only
-        fills an empty one. The row is flushed, not committed: the caller's
-        transaction decides.
+        A matched row only has its empty fields filled: a customer typing an
+        existing contact's email must not be able to change where that
+        contact's texts, emails and parcels go. The row is flushed, not
+        committed: the caller's transaction decides.
         """
         session = self._session()
         row = None
@@ -444,15 +500,44 @@ class SQLAlchemyContactDirectory:
             setattr(row, self._owner.key, self._owner_value(owner))
             session.add(row)
             self._write_name(row, name)
-            if email:
-                self._write(row, "email", email.strip())
         elif name and not self._read(row, "name"):
             self._write_name(row, name)
-        if phone:
+        if email and not self._read(row, "email"):
+            self._write(row, "email", email.strip())
+        if phone and not self._read(row, "phone"):
             self._write(row, "phone", phone)
         if address:
             for key, attr in self._address.items():
-                setattr(row, attr.key, getattr(address, key) or None)
+                if not getattr(row, attr.key):
+                    setattr(row, attr.key, getattr(address, key) or None)
+        session.flush()
+        return self.to_contact(row)
+
+    def update(
+        self,
+        owner: str,
+        contact_id: str,
+        *,
+        email: str | None = None,
+        phone: str | None = None,
+        address: Address | None = None,
+    ) -> Contact | None:
+        """Overwrite the given fields of one of *owner*'s contacts; flushed."""
+        try:
+            key = self._id_value(contact_id)
+        except (TypeError, ValueError):
+            return None
+        session = self._session()
+        row = session.scalars(self._owned(owner).where(self._id == key)).first()
+        if row is None:
+            return None
+        if email:
+            self._write(row, "email", email.strip())
+        if phone:
+            self._write(row, "phone", phone)
+        if address:
+            for key_name, attr in self._address.items():
+                setattr(row, attr.key, getattr(address, key_name) or None)
         session.flush()
         return self.to_contact(row)
 
@@ -529,7 +614,7 @@ class InMemoryContactDirectory:
         phone: str | None,
         address: Address | None,
     ) -> Contact:
-        """Match by email, else phone, else create."""
+        """Match by email, else phone, else create; fill only empty fields."""
         people = self.contacts.setdefault(owner, {})
         match = next(
             (
@@ -545,10 +630,32 @@ class InMemoryContactDirectory:
             id=match.id,
             name=match.name or name,
             email=match.email or email,
-            phone=phone or match.phone,
-            address=address or match.address,
+            phone=match.phone or phone,
+            address=match.address or address,
             sms_ok=match.sms_ok,
             email_ok=match.email_ok,
         )
         people[updated.id] = updated
+        return updated
+
+    def update(
+        self,
+        owner: str,
+        contact_id: str,
+        *,
+        email: str | None = None,
+        phone: str | None = None,
+        address: Address | None = None,
+    ) -> Contact | None:
+        """Overwrite the given fields of one contact."""
+        current = self.contacts.get(owner, {}).get(contact_id)
+        if current is None:
+            return None
+        updated = replace(
+            current,
+            email=email or current.email,
+            phone=phone or current.phone,
+            address=address or current.address,
+        )
+        self.contacts[owner][contact_id] = updated
         return updated

@@ -159,7 +159,14 @@ def _check_contacts(contacts: Any) -> ContactDirectory:
     if not isinstance(contacts, ContactDirectory):
         missing = [
             name
-            for name in ("get", "search", "segments", "segment_members", "upsert")
+            for name in (
+                "get",
+                "search",
+                "segments",
+                "segment_members",
+                "upsert",
+                "update",
+            )
             if not callable(getattr(contacts, name, None))
         ]
         raise ConfigError(

@@ -264,7 +264,7 @@ def create_link(
     _apply(owner, link, data, products)
     session().add(link)
     session().commit()
-    signals.link_created.send(_sender(), link=link)
+    signals.send_guarded(signals.link_created, _sender(), link=link)
     return link
 
 
@@ -278,7 +278,7 @@ def update_link(owner: str, link_id: object, data: LinkData) -> PaymentLink | No
         raise InvalidInput(errors)
     _apply(owner, link, data, products)
     session().commit()
-    signals.link_updated.send(_sender(), link=link)
+    signals.send_guarded(signals.link_updated, _sender(), link=link)
     return link
 
 
@@ -293,7 +293,7 @@ def set_link_active(owner: str, link_id: object, active: bool) -> PaymentLink | 
     link.status = status
     session().commit()
     signal = signals.link_updated if active else signals.link_deactivated
-    signal.send(_sender(), link=link)
+    signals.send_guarded(signal, _sender(), link=link)
     return link
 
 
@@ -306,7 +306,7 @@ def delete_link(owner: str, link_id: object) -> PaymentLink | None:
     link.deleted_at = utcnow()
     session().commit()
     if was_active:
-        signals.link_deactivated.send(_sender(), link=link)
+        signals.send_guarded(signals.link_deactivated, _sender(), link=link)
     return link
 
 

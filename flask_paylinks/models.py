@@ -283,6 +283,8 @@ class PaymentLink(Timestamps, Base):
     #: Text-to-Pay: the contact asked to pay, a single use, an end date.
     contact_id: Mapped[str | None] = mapped_column(String(64))
     single_use: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: Payments that hold or used this link; a single-use link takes one.
+    claims: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
@@ -370,6 +372,7 @@ class Coupon(Timestamps, Base):
         ),
         CheckConstraint(f"duration IN ({_values(CouponDuration)})", name="duration"),
         CheckConstraint("times_redeemed >= 0", name="times_redeemed_not_negative"),
+        CheckConstraint("times_claimed >= 0", name="times_claimed_not_negative"),
         CheckConstraint(
             "max_redemptions IS NULL OR times_redeemed <= max_redemptions",
             name="redemptions_within_max",
@@ -390,6 +393,9 @@ class Coupon(Timestamps, Base):
     valid_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
     max_redemptions: Mapped[int | None] = mapped_column(Integer)
     times_redeemed: Mapped[int] = mapped_column(Integer, default=0)
+    #: Redemptions taken by succeeded payments plus those held by pending ones;
+    #: claimed with a conditional UPDATE (:mod:`flask_paylinks.limits`).
+    times_claimed: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     applies_to_all: Mapped[bool] = mapped_column(Boolean, default=True)
     duration: Mapped[str] = mapped_column(String(16), default=CouponDuration.ONCE)
     duration_in_months: Mapped[int | None] = mapped_column(Integer)
@@ -462,6 +468,20 @@ class Payment(Timestamps, Base):
     succeeded_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     failed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     refunded_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    #: Digest of every term the customer saw and agreed to (pricing.terms_digest).
+    terms_digest: Mapped[str | None] = mapped_column(String(64))
+    #: Whether this payment holds the claim on a single-use link.
+    holds_link: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default=text("false")
+    )
+    #: What the customer typed that differs from the CRM's contact, waiting for
+    #: the merchant: ``{"phone": "+1...", "address": {...}}``.
+    contact_changes: Mapped[dict[str, Any] | None] = mapped_column(Document)
+    #: When ``payment_succeeded`` reached every receiver without an error.
+    followed_up_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    followup_attempts: Mapped[int] = mapped_column(
+        Integer, default=0, server_default="0"
+    )
 
     link: Mapped[PaymentLink | None] = relationship()
 

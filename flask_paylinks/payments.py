@@ -37,11 +37,12 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import func, select
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.attributes import set_committed_value
 
 from . import signals
-from .contacts import Address
+from .contacts import Address, Contact, differences
 from .database import session
 from .errors import PayLinksError
 from .gateways.base import (
@@ -53,6 +54,7 @@ from .gateways.base import (
     StartedPayment,
 )
 from .gateways.sandbox import SandboxGateway
+from .limits import claim, release
 from .models import (
     Coupon,
     GatewayEvent,
@@ -75,6 +77,7 @@ from .pricing import (
     normalise_code,
     offer_from_link,
     quote,
+    terms_digest,
 )
 from .scoping import owned
 
@@ -95,6 +98,28 @@ class CheckoutRefused(PayLinksError):
 
 class PaymentNotStarted(PayLinksError):
     """The gateway could not start the payment; nothing was charged."""
+
+
+class TermsChanged(PayLinksError):
+    """The terms the server computes now are not those the customer saw.
+
+    :attr:`quote` holds the new terms, to show before asking again.
+    """
+
+    def __init__(self, priced: Quote) -> None:
+        super().__init__("The order's terms changed since the page was loaded.")
+        self.quote = priced
+
+
+class LinkTaken(PayLinksError):
+    """A single-use link is paid, or being paid, by someone else.
+
+    :attr:`in_progress` is True while that other payment is still pending.
+    """
+
+    def __init__(self, *, in_progress: bool) -> None:
+        super().__init__("This link has already been used.")
+        self.in_progress = in_progress
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,31 +178,26 @@ def _pending_timeout() -> timedelta:
 # -- pricing against the database ---------------------------------------------------
 
 
-def find_coupon(owner: str, code: str, *, lock: bool = False) -> Coupon | None:
+def find_coupon(owner: str, code: str) -> Coupon | None:
     """The owner's coupon a typed *code* names (any case), or ``None``."""
     key = normalise_code(code)
     if key is None:
         return None
     stmt = owned(Coupon, owner).where(Coupon.code_key == key)
-    if lock:
-        stmt = stmt.with_for_update()
     return session().scalars(stmt).first()
 
 
-def reserved_redemptions(owner: str, coupon_id: int, *, now: datetime) -> int:
-    """Pending payments that hold the coupon and have not timed out."""
-    since = now - _pending_timeout()
-    stmt = (
-        select(func.count())
-        .select_from(Payment)
-        .where(
-            Payment.owner_id == owner,
-            Payment.coupon_id == coupon_id,
-            Payment.state == PaymentState.PENDING,
-            Payment.created_at > since,
-        )
+def _coupon_rejection(
+    coupon: Coupon, offer: Any, choices: Choices, now: datetime
+) -> str | None:
+    terms = CouponTerms.from_model(coupon)
+    return coupon_rejection(
+        terms,
+        now=now,
+        currency=offer.currency,
+        product_ids=[i.product_id for i in chosen_items(offer, choices)],
+        reserved=max(0, (coupon.times_claimed or 0) - (coupon.times_redeemed or 0)),
     )
-    return int(session().scalar(stmt) or 0)
 
 
 def price(
@@ -185,32 +205,24 @@ def price(
     choices: Choices,
     *,
     now: datetime | None = None,
-    lock_coupon: bool = False,
 ) -> Quote | list[PricingError]:
     """Price *choices* on *link*, looking up and checking the coupon code.
 
-    Every reason a code cannot be used gives the same error message. With
-    *lock_coupon* the coupon row stays locked until the transaction ends.
+    Every reason a code cannot be used gives the same error message. A code
+    used up only by checkouts that were abandoned is freed first.
     """
     now = _now(now)
     offer = offer_from_link(link)
     errors: list[PricingError] = []
     terms: CouponTerms | None = None
     if choices.coupon_code and offer.allow_coupons:
-        coupon = find_coupon(link.owner_id, choices.coupon_code, lock=lock_coupon)
+        coupon = find_coupon(link.owner_id, choices.coupon_code)
         reason = "unknown"
         if coupon is not None:
+            reason = _coupon_rejection(coupon, offer, choices, now) or ""
+            if reason == "exhausted" and abandon_stale(now=now, coupon_id=coupon.id):
+                reason = _coupon_rejection(coupon, offer, choices, now) or ""
             terms = CouponTerms.from_model(coupon)
-            reason = (
-                coupon_rejection(
-                    terms,
-                    now=now,
-                    currency=offer.currency,
-                    product_ids=[i.product_id for i in chosen_items(offer, choices)],
-                    reserved=reserved_redemptions(link.owner_id, coupon.id, now=now),
-                )
-                or ""
-            )
         if reason:
             log.info("coupon refused on link %s: %s", link.id, reason)
             errors.append(PricingError(COUPON_FIELD, COUPON_REJECTED))
@@ -259,6 +271,7 @@ def start_checkout(
     choices: Choices,
     customer: Customer,
     attempt: str,
+    agreed_terms: str | None = None,
     recipient_token: str | None = None,
     now: datetime | None = None,
 ) -> Checkout:
@@ -266,8 +279,12 @@ def start_checkout(
 
     A repeated call with the same *attempt* returns the payment the first one
     made (``created=False``), whatever its state; it never makes a second
-    one. Raises :class:`CheckoutRefused` when the choices cannot be priced
-    (nothing is stored) and :class:`PaymentNotStarted` when the gateway
+    one. *agreed_terms* is the :func:`~flask_paylinks.pricing.terms_digest`
+    the customer's page showed: when the terms priced now differ,
+    :class:`TermsChanged` is raised and nothing is stored. Raises
+    :class:`CheckoutRefused` when the choices cannot be priced or the coupon
+    has no redemption left, :class:`LinkTaken` when a single-use link is
+    already someone else's, and :class:`PaymentNotStarted` when the gateway
     refuses (the payment is stored as failed).
     """
     if not is_attempt(attempt):
@@ -286,47 +303,19 @@ def start_checkout(
     now = _now(now)
     payment: Payment | None = None
     for _ in range(3):
-        priced = price(link, choices, now=now, lock_coupon=True)
+        priced = price(link, choices, now=now)
         if isinstance(priced, list):
             db.rollback()
             raise CheckoutRefused(priced)
-        recipient = _recipient(link, recipient_token)
-        recurring = priced.recurring
-        payment = Payment(
-            owner_id=link.owner_id,
-            reference=new_reference(),
-            link_id=link.id,
-            state=PaymentState.PENDING,
-            currency=priced.currency,
-            amount_subtotal=priced.subtotal,
-            amount_discount=priced.discount,
-            amount_total=priced.total,
-            amount_recurring=(
-                None
-                if recurring is None
-                else recurring.discounted_amount
-                if recurring.discount_forever
-                else recurring.amount
-            ),
-            recurring_interval=recurring.interval if recurring else None,
-            recurring_interval_count=recurring.interval_count if recurring else None,
-            snapshot=_snapshot(link, priced),
-            coupon_id=priced.coupon.id if priced.coupon else None,
-            coupon_code=priced.coupon.code if priced.coupon else None,
-            customer_name=customer.name,
-            customer_email=customer.email,
-            customer_phone=customer.phone,
-            customer_address=customer.address.as_dict() if customer.address else None,
-            recipient_id=recipient.id if recipient else None,
-            gateway=current_app.extensions["paylinks"].gateway.name,
-            idempotency_key=idempotency_key(link, attempt),
-            created_at=now,
-        )
+        digest = terms_digest(priced)
+        if agreed_terms is not None and agreed_terms != digest:
+            db.rollback()
+            raise TermsChanged(priced)
+        payment = _new_payment(link, priced, customer, attempt, recipient_token, now)
+        payment.terms_digest = digest
         db.add(payment)
         try:
-            # Committing ends the coupon lock with the reservation in place.
-            db.commit()
-            break
+            db.flush()
         except IntegrityError:
             db.rollback()
             existing = find_by_attempt(link, attempt)
@@ -335,12 +324,99 @@ def start_checkout(
                     existing, created=False, started=_ensure_started(existing)
                 )
             payment = None  # a reference collision: try another one
+            continue
+        if not _claim_limits(link, payment, priced, now):
+            payment = None  # an abandoned checkout's claim was freed: again
+            continue
+        db.commit()
+        break
     if payment is None:
         raise PaymentNotStarted("Could not store the payment; try again.")
 
     app = current_app._get_current_object()  # type: ignore[attr-defined]
-    signals.checkout_started.send(app, payment=payment)
+    signals.send_guarded(signals.checkout_started, app, payment=payment)
     return Checkout(payment, created=True, started=_ensure_started(payment))
+
+
+def _new_payment(
+    link: PaymentLink,
+    priced: Quote,
+    customer: Customer,
+    attempt: str,
+    recipient_token: str | None,
+    now: datetime,
+) -> Payment:
+    recipient = _recipient(link, recipient_token)
+    recurring = priced.recurring
+    return Payment(
+        owner_id=link.owner_id,
+        reference=new_reference(),
+        link_id=link.id,
+        state=PaymentState.PENDING,
+        currency=priced.currency,
+        amount_subtotal=priced.subtotal,
+        amount_discount=priced.discount,
+        amount_total=priced.total,
+        amount_recurring=(
+            None
+            if recurring is None
+            else recurring.discounted_amount
+            if recurring.discount_forever
+            else recurring.amount
+        ),
+        recurring_interval=recurring.interval if recurring else None,
+        recurring_interval_count=recurring.interval_count if recurring else None,
+        snapshot=_snapshot(link, priced),
+        coupon_id=priced.coupon.id if priced.coupon else None,
+        coupon_code=priced.coupon.code if priced.coupon else None,
+        customer_name=customer.name,
+        customer_email=customer.email,
+        customer_phone=customer.phone,
+        customer_address=customer.address.as_dict() if customer.address else None,
+        recipient_id=recipient.id if recipient else None,
+        gateway=current_app.extensions["paylinks"].gateway.name,
+        idempotency_key=idempotency_key(link, attempt),
+        holds_link=bool(link.single_use),
+        created_at=now,
+    )
+
+
+def _claim_limits(
+    link: PaymentLink, payment: Payment, priced: Quote, now: datetime
+) -> bool:
+    """Claim the single-use link and the coupon for *payment*, or roll back.
+
+    Both are conditional UPDATEs in the payment's own transaction, so the
+    claims and the pending payment that holds them commit together or not
+    at all. Returns False (rolled back) when a claim was held only by an
+    abandoned checkout and has just been freed: the caller tries again.
+    Raises :class:`LinkTaken` or :class:`CheckoutRefused` when the limit is
+    reached.
+    """
+    db = session()
+    if link.single_use and not claim(PaymentLink.claims, link.id, cap=1):
+        db.rollback()
+        if abandon_stale(now=now, link_id=link.id):
+            return False
+        raise LinkTaken(in_progress=_link_in_progress(link))
+    coupon = priced.coupon
+    if coupon is not None and coupon.id is not None:
+        capped = claim(Coupon.times_claimed, coupon.id, cap=Coupon.max_redemptions)
+        if not capped:
+            db.rollback()
+            if abandon_stale(now=now, coupon_id=coupon.id):
+                return False
+            raise CheckoutRefused([PricingError(COUPON_FIELD, COUPON_REJECTED)])
+    return True
+
+
+def _link_in_progress(link: PaymentLink) -> bool:
+    stmt = owned(Payment, link.owner_id).where(
+        Payment.link_id == link.id,
+        Payment.holds_link.is_(True),
+        Payment.state == PaymentState.PENDING,
+    )
+    return session().scalars(stmt.limit(1)).first() is not None
 
 
 def _payment_request(payment: Payment) -> PaymentRequest:
@@ -388,22 +464,12 @@ def _ensure_started(payment: Payment) -> StartedPayment | None:
 
 
 def _settle_without_event(payment: Payment, code: str, message: str) -> None:
-    db = session()
-    locked = db.scalars(
-        owned(Payment, payment.owner_id)
-        .where(Payment.id == payment.id)
-        .with_for_update()
-    ).first()
-    if locked is None or locked.state != PaymentState.PENDING:
-        db.rollback()
+    if not _fail(payment, now=utcnow(), code=code, message=message):
+        session().rollback()
         return
-    locked.state = PaymentState.FAILED
-    locked.failed_at = utcnow()
-    locked.failure_code = code
-    locked.failure_message = message
-    db.commit()
+    session().commit()
     app = current_app._get_current_object()  # type: ignore[attr-defined]
-    signals.payment_failed.send(app, payment=locked)
+    signals.send_guarded(signals.payment_failed, app, payment=payment)
 
 
 # -- the sandbox's card form ----------------------------------------------------------
@@ -483,58 +549,129 @@ def apply_update(gateway_name: str, update: PaymentUpdate) -> Payment | None:
     return payment
 
 
+def _move(
+    payment: Payment,
+    to: PaymentState,
+    *,
+    only_from: tuple[PaymentState, ...],
+    **values: Any,
+) -> bool:
+    """Move *payment* to state *to* if it is still in one of *only_from*.
+
+    A conditional UPDATE: of two concurrent moves only one finds the row in
+    the old state, on SQLite as on PostgreSQL, so what follows a move (a
+    claim released, a coupon counted) happens once. Returns whether this
+    call moved it; the loaded object is brought up to date either way.
+    """
+    db = session()
+    result: Any = db.execute(
+        update(Payment)
+        .where(Payment.id == payment.id, Payment.state.in_(only_from))
+        .values(state=to, **values)
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:
+        db.refresh(payment)
+        return False
+    set_committed_value(payment, "state", str(to))
+    for key, value in values.items():
+        set_committed_value(payment, key, value)
+    return True
+
+
 def _transition(
     payment: Payment, update: PaymentUpdate, now: datetime
 ) -> list[PaymentState]:
     """Move the payment's state as *update* says; return the states entered."""
-    state = payment.state
     entered: list[PaymentState] = []
     # A refund can only follow a success; reported first, it implies one.
     implies_success = update.outcome in (Outcome.SUCCEEDED, Outcome.REFUNDED)
-    if implies_success and state in (PaymentState.PENDING, PaymentState.FAILED):
-        payment.state = PaymentState.SUCCEEDED
-        payment.succeeded_at = now
-        payment.failure_code = None
-        payment.failure_message = None
-        _on_success(payment, now)
+    was = payment.state
+    if (
+        implies_success
+        and was in (PaymentState.PENDING, PaymentState.FAILED)
+        and _move(
+            payment,
+            PaymentState.SUCCEEDED,
+            only_from=(PaymentState.PENDING, PaymentState.FAILED),
+            succeeded_at=now,
+            failure_code=None,
+            failure_message=None,
+        )
+    ):
+        _on_success(payment, PaymentState(was), now)
         entered.append(PaymentState.SUCCEEDED)
-    if update.outcome is Outcome.FAILED and payment.state == PaymentState.PENDING:
-        payment.state = PaymentState.FAILED
-        payment.failed_at = now
-        payment.failure_code = (update.failure_code or "failed")[:64]
-        payment.failure_message = (
-            update.failure_message or "The payment did not go through."
-        )[:500]
+    if (
+        update.outcome is Outcome.FAILED
+        and payment.state == PaymentState.PENDING
+        and _fail(
+            payment,
+            now=now,
+            code=update.failure_code or "failed",
+            message=update.failure_message or "The payment did not go through.",
+        )
+    ):
         entered.append(PaymentState.FAILED)
-    if update.outcome is Outcome.REFUNDED and payment.state == PaymentState.SUCCEEDED:
-        payment.state = PaymentState.REFUNDED
-        payment.refunded_at = now
+    if (
+        update.outcome is Outcome.REFUNDED
+        and payment.state == PaymentState.SUCCEEDED
+        and _move(
+            payment,
+            PaymentState.REFUNDED,
+            only_from=(PaymentState.SUCCEEDED,),
+            refunded_at=now,
+        )
+    ):
         entered.append(PaymentState.REFUNDED)
     return entered
 
 
-def _on_success(payment: Payment, now: datetime) -> None:
-    """Count the coupon, mark the recipient paid, close a single-use link."""
+def _fail(payment: Payment, *, now: datetime, code: str, message: str) -> bool:
+    """Move a pending payment to failed and give back the claims it held.
+
+    The claims are released in the same transaction as the conditional move,
+    so they are given back once, whoever else tries to fail the payment.
+    """
+    held_link = payment.holds_link
+    moved = _move(
+        payment,
+        PaymentState.FAILED,
+        only_from=(PaymentState.PENDING,),
+        failed_at=now,
+        failure_code=code[:64],
+        failure_message=message[:500],
+        holds_link=False,
+    )
+    if moved:
+        if payment.coupon_id is not None:
+            release(Coupon.times_claimed, payment.coupon_id)
+        if held_link and payment.link_id is not None:
+            release(PaymentLink.claims, payment.link_id)
+    return moved
+
+
+def _on_success(payment: Payment, was: PaymentState, now: datetime) -> None:
+    """Count the coupon, mark the recipient paid, close a single-use link.
+
+    *was* is the state the payment left: a payment that failed (or was
+    abandoned) gave its claims back, so a late success takes them again,
+    past any limit: the charge stands.
+    """
     db = session()
     if payment.coupon_id is not None:
-        coupon = db.scalars(
-            owned(Coupon, payment.owner_id)
-            .where(Coupon.id == payment.coupon_id)
-            .with_for_update()
-        ).first()
-        if coupon is not None:
-            limit = coupon.max_redemptions
-            if limit is None or coupon.times_redeemed < limit:
-                coupon.times_redeemed += 1
-            else:
-                # Only reachable when a reservation timed out before the
-                # payment settled: the charge stands, the count stays at max.
-                log.warning(
-                    "payment %s used coupon %s beyond its %s redemptions",
-                    payment.reference,
-                    coupon.code,
-                    limit,
-                )
+        if was == PaymentState.FAILED:
+            claim(Coupon.times_claimed, payment.coupon_id, cap=None)
+        counted = claim(
+            Coupon.times_redeemed, payment.coupon_id, cap=Coupon.max_redemptions
+        )
+        if not counted:
+            # Only reachable when a late success follows an abandoned checkout
+            # whose claim someone else took: the charge stands, the count stays.
+            log.warning(
+                "payment %s used coupon %s beyond its redemption limit",
+                payment.reference,
+                payment.coupon_code,
+            )
     if payment.recipient_id is not None:
         recipient = db.scalars(
             owned(Recipient, payment.owner_id).where(
@@ -550,10 +687,19 @@ def _on_success(payment: Payment, now: datetime) -> None:
             )
         ).first()
         if link is not None and link.single_use:
+            if was == PaymentState.FAILED:
+                claim(PaymentLink.claims, link.id, cap=None)
+                payment.holds_link = True
             link.status = LinkStatus.INACTIVE
 
 
 def _after_transition(payment: Payment, entered: list[PaymentState]) -> None:
+    """Queue the follow-up and send the signals; nothing here may raise.
+
+    The payment is committed before this runs: a host receiver's bug or a
+    follow-up that fails is logged (and the follow-up retried by the
+    worker), never shown to the customer as an error.
+    """
     from .tasks import payment_followup
 
     state = current_app.extensions["paylinks"]
@@ -566,44 +712,161 @@ def _after_transition(payment: Payment, entered: list[PaymentState]) -> None:
                 job_id=f"paylinks-payment-followup-{payment.id}",
             )
         elif new_state is PaymentState.FAILED:
-            signals.payment_failed.send(app, payment=payment)
+            signals.send_guarded(signals.payment_failed, app, payment=payment)
         elif new_state is PaymentState.REFUNDED:
-            signals.payment_refunded.send(app, payment=payment)
-    link = payment.link
-    closed = link is not None and link.single_use and link.status == LinkStatus.INACTIVE
-    if PaymentState.SUCCEEDED in entered and closed:
-        signals.link_deactivated.send(app, link=link)
+            signals.send_guarded(signals.payment_refunded, app, payment=payment)
+    if PaymentState.SUCCEEDED in entered and payment.link_id is not None:
+        link = session().get(PaymentLink, payment.link_id)
+        if link is not None and link.single_use and not link.is_active:
+            signals.send_guarded(signals.link_deactivated, app, link=link)
+
+
+class FollowUpIncomplete(PayLinksError):
+    """A ``payment_succeeded`` receiver raised; the follow-up is to run again."""
 
 
 def follow_up_success(payment_id: int) -> bool:
-    """Upsert the paying contact, link the payment to it, send ``payment_succeeded``.
+    """Link the paying contact to the payment, then send ``payment_succeeded``.
 
-    Idempotent: the payment row is locked while this runs, and a payment
-    already linked to a contact is left alone. Returns whether it did the work.
+    The contact is upserted under the policy in :doc:`/contacts`: an
+    anonymous checkout only fills empty fields, and what differs is kept on
+    the payment for the merchant; a checkout from a contact's personal link
+    updates that contact.
+
+    Receivers run inside this follow-up's transaction (in a savepoint), so
+    what they write commits with it. A receiver that raises undoes only the
+    receivers' writes; the contact link is kept, the payment stays as it
+    is, and :class:`FollowUpIncomplete` is raised after the commit so the
+    job queue retries the follow-up (which then sends the signal again).
+    Idempotent: a payment followed up already is left alone. Returns
+    whether it sent the signal to every receiver.
     """
     db = session()
     payment = db.scalars(
         select(Payment).where(Payment.id == payment_id).with_for_update()
     ).first()
-    if payment is None or payment.contact_id is not None:
+    if payment is None or payment.followed_up_at is not None:
         db.rollback()
         return False
     if payment.state not in (PaymentState.SUCCEEDED, PaymentState.REFUNDED):
         db.rollback()
         return False
+    contact = _payment_contact(payment)
+    payment.followup_attempts = (payment.followup_attempts or 0) + 1
+    db.flush()
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    failures: list[BaseException] = []
+    savepoint = db.begin_nested()
+    failures = signals.send_guarded(
+        signals.payment_succeeded, app, payment=payment, contact=contact
+    )
+    if failures:
+        savepoint.rollback()
+    else:
+        savepoint.commit()
+        payment.followed_up_at = utcnow()
+    db.commit()
+    if failures:
+        raise FollowUpIncomplete(
+            f"{len(failures)} payment_succeeded receiver(s) raised for payment "
+            f"{payment_id}; the follow-up will run again"
+        )
+    return True
+
+
+def _payment_contact(payment: Payment) -> Contact:
+    """The contact a payment belongs to: linked before, known, or upserted."""
     directory = current_app.extensions["paylinks"].contacts
-    contact = directory.upsert(
+    address = Address.from_dict(payment.customer_address)
+    if payment.contact_id is not None:
+        known = directory.get(payment.owner_id, payment.contact_id)
+        if known is not None:
+            return known  # type: ignore[no-any-return]
+    recipient_contact = _recipient_contact_id(payment)
+    if recipient_contact is not None:
+        # A personal link: the contact is known, and may update its details.
+        updated = directory.update(
+            payment.owner_id,
+            recipient_contact,
+            phone=payment.customer_phone,
+            address=address or None,
+        )
+        if updated is not None:
+            payment.contact_id = updated.id
+            return updated  # type: ignore[no-any-return]
+    contact: Contact = directory.upsert(
         payment.owner_id,
         name=payment.customer_name,
         email=payment.customer_email or None,
         phone=payment.customer_phone,
-        address=Address.from_dict(payment.customer_address),
+        address=address,
     )
     payment.contact_id = contact.id
+    payment.contact_changes = (
+        differences(
+            contact,
+            email=payment.customer_email or None,
+            phone=payment.customer_phone,
+            address=address,
+        )
+        or None
+    )
+    return contact
+
+
+def _recipient_contact_id(payment: Payment) -> str | None:
+    if payment.recipient_id is None:
+        return None
+    recipient = (
+        session()
+        .scalars(
+            owned(Recipient, payment.owner_id).where(
+                Recipient.id == payment.recipient_id
+            )
+        )
+        .first()
+    )
+    return None if recipient is None else recipient.contact_id
+
+
+def apply_contact_changes(owner: str, payment_id: int) -> Payment | None:
+    """The merchant applies what a customer typed to the CRM's contact.
+
+    Returns the payment, or ``None`` when *owner* has no such payment. A
+    payment without pending changes is returned unchanged.
+    """
+    db = session()
+    payment = db.scalars(
+        owned(Payment, owner).where(Payment.id == payment_id).with_for_update()
+    ).first()
+    if payment is None:
+        return None
+    changes = payment.contact_changes
+    if not changes or payment.contact_id is None:
+        db.rollback()
+        return payment
+    directory = current_app.extensions["paylinks"].contacts
+    directory.update(
+        owner,
+        payment.contact_id,
+        email=changes.get("email"),
+        phone=changes.get("phone"),
+        address=Address.from_dict(changes.get("address")),
+    )
+    payment.contact_changes = None
     db.commit()
-    app = current_app._get_current_object()  # type: ignore[attr-defined]
-    signals.payment_succeeded.send(app, payment=payment, contact=contact)
-    return True
+    return payment
+
+
+def dismiss_contact_changes(owner: str, payment_id: int) -> Payment | None:
+    """The merchant keeps the CRM's details; the typed ones are forgotten."""
+    db = session()
+    payment = db.scalars(owned(Payment, owner).where(Payment.id == payment_id)).first()
+    if payment is None:
+        return None
+    payment.contact_changes = None
+    db.commit()
+    return payment
 
 
 # -- look-ups for the receipt and the CLI -------------------------------------------
@@ -620,26 +883,52 @@ def get_by_reference(link: PaymentLink, reference: str) -> Payment | None:
 
 
 def abandon_stale(
-    *, now: datetime | None = None, older_than: timedelta | None = None
+    *,
+    now: datetime | None = None,
+    older_than: timedelta | None = None,
+    coupon_id: int | None = None,
+    link_id: int | None = None,
 ) -> int:
     """Mark pending payments older than the timeout failed (``abandoned``).
 
-    Frees the coupon redemptions they held. A gateway that later reports one
-    of them succeeded still moves it to succeeded. Returns how many changed.
+    Gives back the coupon redemption and the single-use link they held; with
+    *coupon_id* or *link_id*, only the payments holding that one. A gateway
+    that later reports one of them succeeded still moves it to succeeded.
+    Commits; returns how many changed.
     """
     now = _now(now)
     cutoff = now - (older_than if older_than is not None else _pending_timeout())
     db = session()
-    stale = db.scalars(
-        select(Payment)
-        .where(Payment.state == PaymentState.PENDING, Payment.created_at <= cutoff)
-        .order_by(Payment.id)
-        .with_for_update(skip_locked=True)
-    ).all()
+    stmt = select(Payment).where(
+        Payment.state == PaymentState.PENDING, Payment.created_at <= cutoff
+    )
+    if coupon_id is not None:
+        stmt = stmt.where(Payment.coupon_id == coupon_id)
+    if link_id is not None:
+        stmt = stmt.where(Payment.link_id == link_id, Payment.holds_link.is_(True))
+    stale = db.scalars(stmt.order_by(Payment.id).limit(500)).all()
+    changed = 0
     for payment in stale:
-        payment.state = PaymentState.FAILED
-        payment.failed_at = now
-        payment.failure_code = "abandoned"
-        payment.failure_message = "The customer did not finish paying."
+        if _fail(
+            payment,
+            now=now,
+            code="abandoned",
+            message="The customer did not finish paying.",
+        ):
+            changed += 1
     db.commit()
-    return len(stale)
+    return changed
+
+
+def pending_followups(*, now: datetime | None = None) -> list[int]:
+    """Succeeded payments whose ``payment_succeeded`` follow-up has not finished."""
+    stmt = (
+        select(Payment.id)
+        .where(
+            Payment.state.in_((PaymentState.SUCCEEDED, PaymentState.REFUNDED)),
+            Payment.followed_up_at.is_(None),
+        )
+        .order_by(Payment.id)
+        .limit(1000)
+    )
+    return list(session().scalars(stmt))

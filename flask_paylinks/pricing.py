@@ -12,6 +12,8 @@ start to end.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -547,6 +549,27 @@ def quote(
         recurring=recurring,
         coupon=coupon,
     )
+
+
+def terms_digest(priced: Quote) -> str:
+    """A digest of every term of *priced* the customer sees and agrees to.
+
+    Each line (product, name, unit amount, quantity, amount, interval), the
+    currency, the discount and the code, the total, and each recurring amount
+    and interval. The page carries it; paying is refused when the terms the
+    server computes now give another digest, so a merchant's edit between
+    page load and Pay (another currency, a daily instead of a monthly plan)
+    is never charged on terms the customer did not see.
+    """
+    terms = priced.as_dict()
+    coupon = terms.pop("coupon")
+    terms["coupon"] = (
+        None
+        if coupon is None
+        else {key: value for key, value in coupon.items() if key != "id"}
+    )
+    canonical = json.dumps(terms, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()[:32]
 
 
 def default_choices(offer: Offer) -> Choices:

@@ -13,8 +13,12 @@ app only::
 
 from __future__ import annotations
 
-from blinker import Namespace
+import logging
+from typing import Any
 
+from blinker import NamedSignal, Namespace
+
+log = logging.getLogger(__name__)
 _signals = Namespace()
 
 link_created = _signals.signal("paylinks.link-created")
@@ -52,3 +56,31 @@ message_delivered = _signals.signal("paylinks.message-delivered")
 
 message_failed = _signals.signal("paylinks.message-failed")
 """The provider reported a message failed: ``recipient``, ``reason``."""
+
+
+def send_guarded(
+    signal: NamedSignal, sender: Any, **kwargs: Any
+) -> list[BaseException]:
+    """Send *signal* to each receiver in turn; a receiver that raises is logged.
+
+    One host receiver's bug must never turn what the extension already did
+    (a payment taken, a link saved) into an error page, nor keep the other
+    receivers from hearing the signal. Returns the exceptions raised, so a
+    follow-up job can retry.
+    """
+    failures: list[BaseException] = []
+    for receiver in signal.receivers_for(sender):
+        try:
+            receiver(sender, **kwargs)
+        except Exception as error:  # a host's bug: log it, never propagate
+            log.exception(
+                "a receiver of %s (%s) raised", signal.name, _receiver_name(receiver)
+            )
+            failures.append(error)
+    return failures
+
+
+def _receiver_name(receiver: Any) -> str:
+    module = getattr(receiver, "__module__", "?")
+    name = getattr(receiver, "__qualname__", repr(receiver))
+    return f"{module}.{name}"

@@ -56,9 +56,15 @@ class JobQueue:
         return self._queue
 
     def enqueue(self, job: Job, *args: Any, job_id: str | None = None) -> None:
-        """Run ``job(*args)`` in the worker, or now when jobs are inline."""
+        """Run ``job(*args)`` in the worker, or now when jobs are inline.
+
+        Never raises: the caller has committed what caused the job (a
+        payment went through), and a job's failure must not turn that into
+        an error. A job run inline that fails is logged and left for
+        ``flask paylinks reconcile`` to run again.
+        """
         if self.is_inline:
-            job(*args)
+            run_guarded(job, *args)
             return
         from redis.exceptions import RedisError
         from rq import Retry
@@ -73,7 +79,19 @@ class JobQueue:
             )
         except RedisError:
             log.exception("Redis is unreachable; running %s inline", job.__name__)
-            job(*args)
+            run_guarded(job, *args)
+
+
+def run_guarded(job: Job, *args: Any) -> bool:
+    """Run *job* in this process; log and roll back when it fails. True if it ran."""
+    try:
+        job(*args)
+    except Exception:
+        log.exception("job %s%r failed; it will be retried", job.__name__, args)
+        db = current_app.extensions["paylinks"].db
+        db.session.rollback()
+        return False
+    return True
 
 
 def run_worker(app: Flask, *, burst: bool = False) -> bool:

@@ -84,7 +84,7 @@ def test_host_a_segments_come_from_its_tag_model(host_a: Flask) -> None:
         assert list(directory.segment_members("1", "nonsense")) == []
 
 
-def test_host_a_upsert_matches_by_email_and_saves_phone_and_address(
+def test_host_a_upsert_matches_by_email_and_only_fills_empty_fields(
     host_a: Flask,
 ) -> None:
     with host_a.app_context():
@@ -103,14 +103,47 @@ def test_host_a_upsert_matches_by_email_and_saves_phone_and_address(
         crm_a.db.session.commit()
         assert contact.id == "1"
         row = crm_a.db.session.get(crm_a.Customer, 1)
+        # The name and phone the CRM holds stay; the empty address is filled.
         assert (row.full_name, row.mobile, row.street, row.city, row.zip) == (
             "Ada Lovelace",
-            "+14155550199",
+            "+14155550101",
             "1 Main St",
             "Springfield",
             "12345",
         )
+        again = directory.upsert(
+            "1",
+            name="Ada",
+            email="ada@example.com",
+            phone=None,
+            address=Address(line1="9 Other Rd", city="Elsewhere"),
+        )
+        crm_a.db.session.commit()
+        assert again.address is not None
+        assert (again.address.line1, again.address.city) == ("1 Main St", "Springfield")
         assert crm_a.db.session.get(crm_a.Customer, 4).mobile is None
+
+
+def test_host_a_update_overwrites_only_the_fields_given(host_a: Flask) -> None:
+    with host_a.app_context():
+        _seed_a()
+        directory = host_a.extensions["paylinks"].contacts
+        updated = directory.update(
+            "1", "1", phone="+14155550199", address=Address(line1="2 New St")
+        )
+        crm_a.db.session.commit()
+        assert updated is not None
+        row = crm_a.db.session.get(crm_a.Customer, 1)
+        assert (row.email, row.mobile, row.street) == (
+            "ada@example.com",
+            "+14155550199",
+            "2 New St",
+        )
+        # Another owner's contact, or no such contact: nothing to update.
+        assert directory.update("2", "1", phone="+14155550000") is None
+        assert directory.update("1", "nonsense", phone="+14155550000") is None
+        crm_a.db.session.commit()
+        assert crm_a.db.session.get(crm_a.Customer, 1).mobile == "+14155550199"
 
 
 def test_host_a_upsert_matches_by_phone_then_creates(host_a: Flask) -> None:

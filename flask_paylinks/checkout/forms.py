@@ -145,7 +145,8 @@ class CheckoutForm(FlaskForm):  # type: ignore[misc]
         },
     )
     attempt = HiddenField()
-    expected_total = HiddenField()
+    #: The digest of the terms the page showed (pricing.terms_digest).
+    terms = HiddenField()
     recipient = HiddenField()
 
     #: Set by :meth:`configure` from the link.

@@ -37,6 +37,7 @@ from ..pricing import (
     default_choices,
     offer_from_link,
     quote,
+    terms_digest,
 )
 from ..ratelimit import mark_coupon_refused
 from . import blueprint
@@ -119,7 +120,7 @@ def show(slug: str) -> View:
             return cached.fill(payments.new_attempt())
     link = _active_link(slug)
     recipient = payments.recipient_opened(link, token)
-    signals.checkout_viewed.send(app, link=link, recipient=recipient)
+    signals.send_guarded(signals.checkout_viewed, app, link=link, recipient=recipient)
     return customer_page(
         link,
         attempt=payments.new_attempt(),
@@ -181,16 +182,8 @@ def pay(slug: str) -> View:
     priced: Quote | list[Any] = choice_errors or payments.price(link, choices)
     if isinstance(priced, list) or not details_ok or not card_ok:
         return _reshow(link, **args, priced=priced, status=422)
-    if form.expected_total.data != str(priced.total):
-        form.expected_total.data = str(priced.total)
-        return _reshow(
-            link,
-            **args,
-            priced=priced,
-            status=409,
-            notice=f"Your total is now {total_text(priced)}. Check your order "
-            "and press Pay again; you have not been charged.",
-        )
+    if form.terms.data != terms_digest(priced):
+        return _terms_changed(link, args, priced)
     customer = payments.Customer(
         name=form.name.data,
         email=form.email.data,
@@ -203,10 +196,15 @@ def pay(slug: str) -> View:
             choices=choices,
             customer=customer,
             attempt=form.attempt.data or "",
+            agreed_terms=form.terms.data or "",
             recipient_token=form.recipient.data or None,
         )
     except payments.CheckoutRefused as refused:
         return _reshow(link, **args, priced=refused.errors, status=422)
+    except payments.TermsChanged as changed:
+        return _terms_changed(link, args, changed.quote)
+    except payments.LinkTaken as taken:
+        return _link_taken(link, in_progress=taken.in_progress)
     except payments.PaymentNotStarted:
         form.attempt.data = payments.new_attempt()
         return _reshow(
@@ -238,6 +236,40 @@ def pay(slug: str) -> View:
     return redirect(receipt_url(link, payment.reference), code=303)
 
 
+def _terms_changed(link: PaymentLink, args: dict[str, Any], priced: Quote) -> View:
+    """Re-show the page on the new terms; nothing was charged."""
+    args["form"].terms.data = terms_digest(priced)
+    return _reshow(
+        link,
+        **args,
+        priced=priced,
+        status=409,
+        notice="This order changed since you opened the page. It now costs "
+        f"{total_text(priced)}{_then_suffix(priced)}. Check it below and press "
+        "Pay again; you have not been charged.",
+    )
+
+
+def _then_suffix(priced: Quote) -> str:
+    if priced.recurring is None:
+        return ""
+    return f" today, then {then_text(priced.recurring, priced.currency)}"
+
+
+def _link_taken(link: PaymentLink, *, in_progress: bool) -> View:
+    """A single-use link someone else paid, or is paying right now."""
+    html = render_template(
+        "paylinks/checkout/already_paid.html", in_progress=in_progress, **_layout(link)
+    )
+    return html, 409
+
+
+@blueprint.app_template_filter("paylinks_terms")
+def terms_filter(priced: Quote) -> str:
+    """``{{ quote|paylinks_terms }}``: the digest the pay form carries."""
+    return terms_digest(priced)
+
+
 @blueprint.post("/<slug>/quote", endpoint="quote")
 def quote_view(slug: str) -> View:
     """Reprice the order: JSON for the page script, the whole page without it."""
@@ -257,13 +289,13 @@ def quote_view(slug: str) -> View:
         body = {
             "summary": render_summary(shown),
             "pay_label": pay_label(shown),
-            "expected_total": "" if shown is None else str(shown.total),
+            "terms": "" if shown is None else terms_digest(shown),
             "then_text": then_text(shown.recurring, shown.currency) if shown else "",
             "errors": errors,
         }
         return jsonify(body), status
     if shown is not None:
-        form.expected_total.data = str(shown.total)
+        form.terms.data = terms_digest(shown)
     card_form = card_form_for(request.form)
     html = render_checkout_page(
         link,

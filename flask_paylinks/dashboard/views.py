@@ -17,7 +17,7 @@ from flask import (
 )
 from werkzeug.wrappers import Response as BaseResponse
 
-from .. import catalog, payment_history, qr, uploads
+from .. import catalog, payment_history, payments, qr, uploads
 from .. import links as link_service
 from ..checkout.rendering import logo_url, render_checkout_page
 from ..database import session
@@ -454,3 +454,35 @@ def link_delete(link_id: int) -> Page | BaseResponse:
     link_service.delete_link(owner, link_id)
     notice(f"Deleted “{link.name}”. Its payments are kept.")
     return redirect(url_for(".index"))
+
+
+# -- what a customer typed that differs from the CRM ---------------------------
+
+
+def _contact_changes(payment_id: int, apply: bool) -> BaseResponse:
+    owner = current_owner()
+    require_action()
+    if apply:
+        payment = payments.apply_contact_changes(owner, payment_id)
+        message = "Updated the contact with what the customer entered."
+    else:
+        payment = payments.dismiss_contact_changes(owner, payment_id)
+        message = "Kept the contact's details as they were."
+    if payment is None:
+        abort(404)
+    notice(message)
+    if payment.link_id is None:
+        return back(".index")
+    return back(".link_detail", link_id=payment.link_id)
+
+
+@blueprint.post("/payments/<int:payment_id>/contact-changes/apply")
+def contact_changes_apply(payment_id: int) -> BaseResponse:
+    """Write the phone, email or address a customer typed onto the contact."""
+    return _contact_changes(payment_id, apply=True)
+
+
+@blueprint.post("/payments/<int:payment_id>/contact-changes/dismiss")
+def contact_changes_dismiss(payment_id: int) -> BaseResponse:
+    """Keep the CRM's details; forget what the customer typed."""
+    return _contact_changes(payment_id, apply=False)

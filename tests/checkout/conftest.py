@@ -256,12 +256,12 @@ def submission(
 def priced(
     client: FlaskClient, link: PaymentLink, data: dict[str, str]
 ) -> dict[str, str]:
-    """*data* with ``expected_total`` set to what the server quotes for it."""
+    """*data* with ``terms`` set to the digest the server quotes for it."""
     response = client.post(
         f"/pay/{link.slug}/quote", data=data, headers={"Accept": "application/json"}
     )
     assert response.status_code == 200, response.json
-    return {**data, "expected_total": response.json["expected_total"]}
+    return {**data, "terms": response.json["terms"]}
 
 
 @pytest.fixture

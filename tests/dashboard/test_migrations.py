@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, inspect, text
 
 from flask_paylinks import migrate
 from flask_paylinks.models import POSTGRESQL_ONLY_INDEXES, metadata
@@ -78,7 +78,7 @@ def test_head_matches_the_models(
     backend: str, request: pytest.FixtureRequest, tmp_path: Path
 ) -> None:
     url = _migrated(backend, request, tmp_path)
-    assert migrate.head_revision() == "0002"
+    assert migrate.head_revision() == "0003"
     assert _differences(url) == []
 
 
@@ -144,6 +144,21 @@ def test_0002_goes_down_and_up_again(
     assert "ix_paylinks_links_owner_id_created_at" in names
     assert "ix_paylinks_links_owner_id_created_at_id" not in names
     assert not names & POSTGRESQL_ONLY_INDEXES
+    migrate.upgrade(engine)
+    engine.dispose()
+    assert _differences(url) == []
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_0003_goes_down_and_up_again(
+    backend: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    url = _migrated(backend, request, tmp_path)
+    engine = create_engine(url)
+    migrate.downgrade(engine, "0002")
+    assert migrate.current_revision(engine) == "0002"
+    columns = {c["name"] for c in inspect(engine).get_columns("paylinks_coupons")}
+    assert "times_claimed" not in columns
     migrate.upgrade(engine)
     engine.dispose()
     assert _differences(url) == []

@@ -26,7 +26,7 @@
   if (!form) { return; }
   var summary = document.getElementById("pl-summary");
   var payButton = form.querySelector("[data-pay]");
-  var expected = form.elements.namedItem("expected_total");
+  var agreed = form.elements.namedItem("terms");
   var pending = 0;
   var timer = 0;
 
@@ -64,7 +64,7 @@
       if (mine !== pending) { return; }
       summary.innerHTML = data.summary;
       payButton.textContent = data.pay_label;
-      expected.value = data.expected_total;
+      agreed.value = data.terms;
       var fields = form.querySelectorAll("[data-quote], #coupon");
       Array.prototype.forEach.call(fields, function (el) {
         var name = el.name === "plan" ? "plan" : el.id;
