@@ -8,7 +8,6 @@ already done. Only this module imports :mod:`rq`.
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -95,21 +94,20 @@ def run_guarded(job: Job, *args: Any) -> bool:
 
 
 def run_worker(app: Flask, *, burst: bool = False) -> bool:
-    """Work the app's queue until stopped (or, with *burst*, until it is empty)."""
-    from rq import Worker
+    """Work the app's queue until stopped (or, with *burst*, until it is empty).
+
+    Jobs run in this process (RQ's ``SimpleWorker``), each in a fresh app
+    context: no fork and no new database connection per job, so the
+    engine's pool is reused from one job to the next.
+    """
+    from rq import SimpleWorker
 
     jobs: JobQueue = app.extensions["paylinks"].jobs
-    db = app.extensions["paylinks"].db
-    parent_pid = os.getpid()
 
-    class AppWorker(Worker):
+    class AppWorker(SimpleWorker):
         """An RQ worker that runs each job inside the Flask app context."""
 
         def perform_job(self, *args: Any, **kwargs: Any) -> bool:
-            if os.getpid() != parent_pid:
-                # A forked work horse must not share the parent's connections.
-                for engine in db.engines.values():
-                    engine.dispose(close=False)
             with app.app_context():
                 return bool(super().perform_job(*args, **kwargs))
 

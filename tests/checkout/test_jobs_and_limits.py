@@ -6,6 +6,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from flask import Flask
@@ -80,6 +81,60 @@ def test_follow_up_runs_on_a_real_worker(
     )
     assert shop.payments()[0].contact_id == str(customer.id)
     assert Redis.from_url(redis_url).llen("rq:queue:paylinks") == 0
+
+
+@pytest.mark.slow
+def test_a_raising_receiver_is_retried_by_the_queue_and_never_undoes_the_payment(
+    queued_app: Flask, redis_url: str
+) -> None:
+    from rq.job import Job
+    from rq.registry import ScheduledJobRegistry
+
+    from flask_paylinks import signals
+    from flask_paylinks.tasks import run_worker
+
+    shop = Shop(queued_app)
+    link = shop.link([{"product": shop.product()}])
+    client = queued_app.test_client()
+    data = priced(client, link, submission(client, link))
+    response = client.post(f"/pay/{link.slug}", data=data)
+    assert response.status_code == 303
+    assert client.get(response.headers["Location"]).status_code == 200
+
+    def broken(sender: object, **extra: object) -> None:
+        raise RuntimeError("the host's automation is down")
+
+    signals.payment_succeeded.connect(broken, queued_app)
+    try:
+        run_worker(queued_app, burst=True)  # forks; the receiver goes with it
+    finally:
+        signals.payment_succeeded.disconnect(broken, queued_app)
+
+    [payment] = shop.payments()
+    assert payment.state == "succeeded"
+    assert payment.contact_id is not None
+    assert payment.followed_up_at is None
+    job = Job.fetch(
+        f"paylinks-payment-followup-{payment.id}", connection=Redis.from_url(redis_url)
+    )
+    assert job.get_status() == "scheduled"  # RQ will run it again
+    assert job.retries_left == 2
+    scheduled = ScheduledJobRegistry("paylinks", connection=Redis.from_url(redis_url))
+    assert job.id in scheduled.get_job_ids()
+
+    heard: list[str] = []
+
+    def fixed(sender: object, payment: Any, **extra: object) -> None:
+        heard.append(payment.reference)
+
+    signals.payment_succeeded.connect(fixed, queued_app)
+    try:
+        result = queued_app.test_cli_runner().invoke(args=["paylinks", "reconcile"])
+    finally:
+        signals.payment_succeeded.disconnect(fixed, queued_app)
+    assert result.exit_code == 0, result.output
+    assert heard == [payment.reference]
+    assert shop.payments()[0].followed_up_at is not None
 
 
 # -- rate limits -----------------------------------------------------------------
