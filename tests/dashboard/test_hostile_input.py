@@ -410,3 +410,116 @@ def test_an_idn_redirect_host_shows_its_punycode(
     assert "https://xn--bcher-kva.example/danke" in text(detail.data)
     edit = client_a.get(response.headers["Location"] + "/edit")
     assert "xn--bcher-kva.example" in text(edit.data)
+
+
+# -- finding 8: request size -------------------------------------------------------
+
+
+class CountingBody:
+    """A request body of *size* bytes that counts how many were read."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self.read_bytes = 0
+
+    def read(self, n: int = -1) -> bytes:
+        left = self.size - self.read_bytes
+        n = left if n is None or n < 0 else min(n, left)
+        self.read_bytes += n
+        return b"a" * n
+
+    def tell(self) -> int:
+        return self.read_bytes
+
+    def readline(self, n: int = -1) -> bytes:
+        return self.read(n if n is not None and n >= 0 else 65536)
+
+
+BIG = 200 * 1024 * 1024
+
+
+def _post_big(
+    client: FlaskClient, path: str, content_type: str, **headers: str
+) -> tuple[Any, CountingBody, float]:
+    body = CountingBody(BIG)
+    started = time.perf_counter()
+    response = client.post(
+        path,
+        content_type=content_type,
+        headers=headers,
+        environ_overrides={"wsgi.input": body, "CONTENT_LENGTH": str(BIG)},
+    )
+    return response, body, time.perf_counter() - started
+
+
+def test_a_200_mb_checkout_post_is_refused_unread(app: Flask) -> None:
+    link = make_link(OWNER_A, name="Open")
+    response, body, seconds = _post_big(
+        app.test_client(), f"/pay/{link.slug}", "application/x-www-form-urlencoded"
+    )
+    assert response.status_code == 413
+    assert body.read_bytes < 1024 * 1024, "the body was read"
+    assert seconds < 1
+    assert "too large" in response.text
+    assert "checkout.css" in response.text  # the checkout's own layout
+    assert "not been charged" in response.text
+
+
+def test_a_200_mb_dashboard_post_is_refused_in_the_dashboard_layout(
+    client_a: FlaskClient,
+) -> None:
+    before = _counts()
+    response, body, _ = _post_big(
+        client_a, "/paylinks/products/new", "multipart/form-data; boundary=x"
+    )
+    assert response.status_code == 413
+    assert body.read_bytes < 1024 * 1024
+    assert "dashboard.css" in response.text
+    assert "nothing was saved" in response.text
+    assert _counts() == before
+
+
+def test_a_json_client_gets_json(app: Flask) -> None:
+    link = make_link(OWNER_A, name="Open")
+    response, body, _ = _post_big(
+        app.test_client(),
+        f"/pay/{link.slug}/quote",
+        "application/x-www-form-urlencoded",
+        Accept="application/json",
+    )
+    assert response.status_code == 413
+    assert response.json is not None
+    assert "too large" in response.json["error"]
+
+
+def test_a_logo_upload_under_the_limit_still_works(
+    client_a: FlaskClient, app: Flask
+) -> None:
+    import io
+    import os
+
+    from PIL import Image
+
+    limit = app.config["PAYLINKS_LOGO_MAX_BYTES"]
+    buffer = io.BytesIO()
+    Image.frombytes("RGB", (400, 400), os.urandom(400 * 400 * 3)).save(buffer, "PNG")
+    data = buffer.getvalue()
+    assert limit // 2 < len(data) < limit
+    response = client_a.post(
+        "/paylinks/products/new",
+        data={**product_form(), "image_file": (io.BytesIO(data), "logo.png")},
+        content_type="multipart/form-data",
+    )
+    assert response.status_code == 302
+    assert _count(Product) == 1
+
+
+def test_the_limit_is_the_extensions_own(app: Flask) -> None:
+    from flask_paylinks.web_guards import body_limit
+
+    assert app.config["MAX_CONTENT_LENGTH"] is None  # the host's routes untouched
+    config = {"PAYLINKS_MAX_CONTENT_LENGTH": 1000, "PAYLINKS_LOGO_MAX_BYTES": 512}
+    assert body_limit(config) == 512 + 64 * 1024  # never below a logo upload
+    config = {"PAYLINKS_MAX_CONTENT_LENGTH": 10**7, "PAYLINKS_LOGO_MAX_BYTES": 512}
+    assert body_limit({**config, "MAX_CONTENT_LENGTH": 5000}) == 5000  # host's smaller
+    assert body_limit({**config, "PAYLINKS_MAX_CONTENT_LENGTH": None}) is None
