@@ -18,7 +18,13 @@ from .money import Money, is_currency
 from .pagination import Page, page_window
 from .scoping import get_owned, owned
 from .uploads import is_asset_path
-from .validation import INT32_MAX, INT64_MAX, InvalidInput, https_url_problem, text_problem
+from .validation import (
+    INT32_MAX,
+    INT64_MAX,
+    InvalidInput,
+    https_url_problem,
+    text_problem,
+)
 
 #: Largest unit amount accepted, in minor units (Stripe's own ceiling).
 MAX_UNIT_AMOUNT = 99_999_999

@@ -102,7 +102,8 @@ def _check(owner: str, data: CouponData, coupon: Coupon | None) -> dict[str, str
         if not data.currency or not is_currency(data.currency):
             errors["currency"] = "Choose the currency of the amount off."
 
-    for name, moment in (("valid_from", data.valid_from), ("valid_until", data.valid_until)):
+    window = (("valid_from", data.valid_from), ("valid_until", data.valid_until))
+    for name, moment in window:
         if moment is not None and not FIRST_YEAR <= moment.year <= LAST_YEAR + 1:
             errors[name] = (
                 f"Choose a date between {FIRST_YEAR}-01-01 and {LAST_YEAR}-12-31."

@@ -70,8 +70,8 @@ def https_url_problem(value: str) -> str | None:
     scheme-relative ``//host``, credentials (``https://user@host``), backslashes,
     whitespace, control and invisible formatting characters, URLs over 2,000
     characters, hosts that are not valid domain names (IDNA 2008), and host
-    labels that mix alphabets, as look-alike hosts do (``аpple.com`` with a
-    Cyrillic ``а``). A valid international host is accepted; show the merchant
+    labels that mix alphabets, as look-alike hosts do (``apple.com`` spelled
+    with a Cyrillic ``a``). A valid international host is accepted; show the merchant
     its ASCII form with :func:`ascii_url`.
     """
     if not value:

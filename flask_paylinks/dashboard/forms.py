@@ -70,6 +70,8 @@ class WholeNumberField(IntegerField):  # type: ignore[misc]
     unless *maximum* says otherwise) are refused here, before they reach SQL.
     """
 
+    data: int | None
+
     def __init__(self, *args: Any, maximum: int = INT32_MAX, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.maximum = maximum
@@ -84,7 +86,9 @@ class WholeNumberField(IntegerField):  # type: ignore[misc]
             raise ValueError("Enter a whole number, such as 3.")
         number = int(text)
         if not -self.maximum <= number <= self.maximum:
-            raise ValueError(f"Enter a number between {-self.maximum:,} and {self.maximum:,}.")
+            raise ValueError(
+                f"Enter a number between {-self.maximum:,} and {self.maximum:,}."
+            )
         self.data = number
 
 
@@ -118,6 +122,8 @@ class DayField(DateField):  # type: ignore[misc]
     Days outside :data:`FIRST_DAY` to :data:`LAST_DAY` are refused: the end of
     9999-12-31 is not a date Python or the database can hold.
     """
+
+    data: date | None
 
     def process_formdata(self, valuelist: list[str]) -> None:
         try:
