@@ -139,7 +139,7 @@ def _field_names(app: Flask) -> dict[str, list[str]]:
         checkout = [f.name for f in CheckoutForm(meta=meta)]
     checkout += ["plan", "coupon", "card-number", "card-expiry", "card-cvc"]
     return {
-        "product_": product + ["then"],
+        "product_": [*product, "then"],
         "coupon_": coupon,
         "link_create": link,
         "link_edit": link,
@@ -244,14 +244,14 @@ def _path_values(rule: Rule, ids: dict[str, str]) -> st.SearchStrategy[dict[str,
     parts: dict[str, st.SearchStrategy[str]] = {}
     for converter, name in re.findall(r"<(?:(\w+)(?:\([^)]*\))?:)?(\w+)>", rule.rule):
         if converter == "int":
+            known = [ids[k] for k in ("link", "product", "other_link", "other_product")]
             parts[name] = st.sampled_from(
-                [ids["link"], ids["product"], ids["other_link"], ids["other_product"]]
-                + ["1", str(10**20), str(2**63), "0", "9" * 40]
+                [*known, "1", str(10**20), str(2**63), "0", "9" * 40]
             )
         else:
+            odd = ["a\x00b", "x" * 10_000, "\u00e9", "..", "static/x", "~" * 60]
             parts[name] = st.sampled_from(
-                [ids["slug"], ids["other_slug"], "a\x00b", "x" * 10_000, "\u00e9"]
-                + ["..", "static/x", "~" * 60]
+                [ids["slug"], ids["other_slug"], *odd]
             ) | st.text(max_size=30)
     return st.fixed_dictionaries(parts)
 
