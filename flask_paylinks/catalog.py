@@ -15,9 +15,16 @@ from sqlalchemy import func, select
 from .database import session
 from .models import Interval, LinkItem, PaymentLink, Product, ProductKind
 from .money import Money, is_currency
-from .pagination import Page
+from .pagination import Page, page_window
 from .scoping import get_owned, owned
-from .validation import InvalidInput, https_url_problem
+from .uploads import is_asset_path
+from .validation import (
+    INT32_MAX,
+    INT64_MAX,
+    InvalidInput,
+    https_url_problem,
+    text_problem,
+)
 
 #: Largest unit amount accepted, in minor units (Stripe's own ceiling).
 MAX_UNIT_AMOUNT = 99_999_999
@@ -56,8 +63,12 @@ def check_product(data: ProductData) -> dict[str, str]:
         errors["name"] = "Enter a name."
     elif len(name) > 200:
         errors["name"] = "A name can be 200 characters at most."
+    elif problem := text_problem(name):
+        errors["name"] = problem
     if len(data.description) > 5000:
         errors["description"] = "A description can be 5,000 characters at most."
+    elif problem := text_problem(data.description, multiline=True):
+        errors["description"] = problem
     if not is_currency(data.currency):
         errors["currency"] = "Choose a currency."
     if data.unit_amount < 0:
@@ -69,13 +80,17 @@ def check_product(data: ProductData) -> dict[str, str]:
     if data.kind == ProductKind.RECURRING:
         if data.interval not in set(Interval):
             errors["interval"] = "Choose how often to charge."
-        elif data.interval_count is None or data.interval_count < 1:
+        elif (
+            data.interval_count is None
+            or data.interval_count < 1
+            or data.interval_count > INT32_MAX
+        ):
             errors["interval_count"] = "Charge every 1 period or more."
         elif data.interval_count > MAX_INTERVAL_COUNT[Interval(data.interval)]:
             errors["interval_count"] = "A billing period can be one year at most."
     elif data.kind != ProductKind.ONE_TIME:
         errors["kind"] = "Choose one-time or recurring."
-    if data.image_url and not data.image_url.startswith("/"):
+    if data.image_url and not is_asset_path(data.image_url):
         problem = https_url_problem(data.image_url)
         if problem:
             errors["image_url"] = problem
@@ -171,10 +186,10 @@ def list_products(
     if text:
         stmt = stmt.where(Product.name.ilike(like_pattern(text), escape="\\"))
     total = session().scalar(select(func.count()).select_from(stmt.subquery())) or 0
-    page = max(1, page)
+    page, offset = page_window(page, per_page, total)
     rows = session().scalars(
         stmt.order_by(func.lower(Product.name), Product.id)
-        .offset((page - 1) * per_page)
+        .offset(offset)
         .limit(per_page)
     )
     return Page(items=list(rows), total=total, number=page, per_page=per_page)
@@ -194,9 +209,11 @@ def search_products(owner: str, text: str, *, limit: int = 10) -> list[Product]:
 
 def products_by_id(owner: str, ids: Sequence[int]) -> dict[int, Product]:
     """*owner*'s products among *ids*, in one query (others' ids are left out)."""
-    if not ids:
+    # An id beyond BIGINT names no row; passing it on would overflow in SQL.
+    wanted = {i for i in ids if isinstance(i, int) and 0 < i <= INT64_MAX}
+    if not wanted:
         return {}
-    rows = session().scalars(owned(Product, owner).where(Product.id.in_(set(ids))))
+    rows = session().scalars(owned(Product, owner).where(Product.id.in_(wanted)))
     return {product.id: product for product in rows}
 
 
@@ -234,6 +251,11 @@ def price_label(product: Product, locale: str = "en_US") -> str:
 
 
 def like_pattern(text: str) -> str:
-    """A ``LIKE`` pattern (escape ``\\``) matching values that contain *text*."""
+    """A ``LIKE`` pattern (escape ``\\``) matching values that contain *text*.
+
+    Control characters (NUL, which PostgreSQL refuses) are dropped: no stored
+    name holds one.
+    """
+    text = "".join(ch for ch in text if ch >= " " and ch != "\x7f")
     escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     return f"%{escaped}%"

@@ -134,6 +134,15 @@ DEFAULTS: dict[str, ConfigKey] = {
     "PAYLINKS_LOGO_MAX_BYTES": ConfigKey(
         512 * 1024, "Largest logo upload accepted, in bytes."
     ),
+    "PAYLINKS_MAX_CONTENT_LENGTH": ConfigKey(
+        1024 * 1024,
+        "Largest request body the extension's routes read, in bytes; a larger one "
+        "is answered 413 without being read. It applies to the dashboard and "
+        "checkout only (the host's routes keep ``MAX_CONTENT_LENGTH``); it is "
+        "raised to ``PAYLINKS_LOGO_MAX_BYTES`` plus 64 KiB if set lower, and a "
+        "smaller ``MAX_CONTENT_LENGTH`` of the host wins. ``None``: only the "
+        "host's ``MAX_CONTENT_LENGTH``.",
+    ),
     "PAYLINKS_RATELIMIT_CHECKOUT": ConfigKey(
         "20 per minute;200 per hour",
         "Rate limit on starting payments, per client address (Flask-Limiter syntax).",
@@ -268,6 +277,8 @@ def validate(config: Mapping[str, Any], *, debug: bool, testing: bool) -> None:
         "PAYLINKS_PENDING_TIMEOUT",
     ):
         _positive_int(config, key)
+    if config.get("PAYLINKS_MAX_CONTENT_LENGTH") is not None:
+        _positive_int(config, "PAYLINKS_MAX_CONTENT_LENGTH")
 
     public_url = config.get("PAYLINKS_PUBLIC_URL")
     if public_url is not None and (

@@ -24,14 +24,17 @@ from .catalog import like_pattern, products_by_id
 from .database import session
 from .models import Coupon, CouponDuration, CouponProduct
 from .money import Money, is_currency
-from .pagination import Page
+from .pagination import Page, page_window
 from .scoping import get_owned, owned
-from .validation import InvalidInput
+from .validation import INT32_MAX, InvalidInput
 
 CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{2,63}$")
 MAX_REPEATING_MONTHS = 120
 #: Largest fixed amount off, in minor units.
 MAX_AMOUNT_OFF = 99_999_999
+#: The validity window must lie in these years: a day after the last one must
+#: still be a date in every timezone.
+FIRST_YEAR, LAST_YEAR = 1970, 9998
 
 
 @dataclass(frozen=True)
@@ -99,12 +102,27 @@ def _check(owner: str, data: CouponData, coupon: Coupon | None) -> dict[str, str
         if not data.currency or not is_currency(data.currency):
             errors["currency"] = "Choose the currency of the amount off."
 
-    if data.valid_from and data.valid_until and data.valid_until <= data.valid_from:
+    window = (("valid_from", data.valid_from), ("valid_until", data.valid_until))
+    for name, moment in window:
+        if moment is not None and not FIRST_YEAR <= moment.year <= LAST_YEAR + 1:
+            errors[name] = (
+                f"Choose a date between {FIRST_YEAR}-01-01 and {LAST_YEAR}-12-31."
+            )
+    if (
+        data.valid_from
+        and data.valid_until
+        and data.valid_until <= data.valid_from
+        and "valid_until" not in errors
+    ):
         errors["valid_until"] = "The end date must come after the start date."
 
     if data.max_redemptions is not None:
         if data.max_redemptions < 1:
             errors["max_redemptions"] = "Allow at least 1 redemption, or leave empty."
+        elif data.max_redemptions > INT32_MAX:
+            errors["max_redemptions"] = (
+                f"Allow {INT32_MAX:,} redemptions at most, or leave empty."
+            )
         elif coupon is not None and data.max_redemptions < coupon.times_redeemed:
             errors["max_redemptions"] = (
                 f"This coupon was already redeemed {coupon.times_redeemed} times."
@@ -208,7 +226,7 @@ def get_coupon(owner: str, coupon_id: object) -> Coupon | None:
 def find_by_code(owner: str, code: str) -> Coupon | None:
     """*owner*'s coupon with this code in any case, active or not, or ``None``."""
     key = code_key(code)
-    if not key or len(key) > 64:
+    if not key or len(key) > 64 or not CODE.match(key):
         return None
     return session().scalars(owned(Coupon, owner).where(Coupon.code_key == key)).first()
 
@@ -229,10 +247,10 @@ def list_coupons(
     if text:
         stmt = stmt.where(Coupon.code_key.like(like_pattern(text.upper()), escape="\\"))
     total = session().scalar(select(func.count()).select_from(stmt.subquery())) or 0
-    page = max(1, page)
+    page, offset = page_window(page, per_page, total)
     rows = session().scalars(
         stmt.order_by(Coupon.created_at.desc(), Coupon.id.desc())
-        .offset((page - 1) * per_page)
+        .offset(offset)
         .limit(per_page)
     )
     return Page(items=list(rows), total=total, number=page, per_page=per_page)

@@ -229,3 +229,10 @@ def _register(app: Flask) -> None:
     from .ratelimit import init_app as init_rate_limits
 
     init_rate_limits(app)
+
+    from . import web_guards
+
+    web_guards.init_app(app)  # size cap, NUL/UTF-8 checks and 413 pages
+    from .validation import ascii_url
+
+    app.add_template_filter(ascii_url, "paylinks_ascii_url")

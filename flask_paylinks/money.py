@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from functools import lru_cache
 
 from babel.numbers import format_currency, get_currency_name, get_currency_precision
@@ -17,6 +17,23 @@ from babel.numbers import format_currency, get_currency_name, get_currency_preci
 from .errors import CurrencyMismatch
 
 _CODE = re.compile(r"^[A-Z]{3}$")
+#: A plain decimal number as people type it: no exponent, no underscores.
+_PLAIN_DECIMAL = re.compile(r"^[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)$")
+#: Longest number text read at all; 30 digits is far beyond any price.
+MAX_NUMBER_CHARS = 30
+
+
+def parse_decimal(text: str) -> Decimal:
+    """Read a plain decimal such as ``"49.99"``; :class:`ValueError` otherwise.
+
+    Exponents (``1e999999999``), ``NaN``, infinities and over-long text are
+    refused *before* :class:`~decimal.Decimal` sees them: a huge exponent costs
+    minutes of CPU or raises :class:`decimal.Overflow` further on.
+    """
+    value = text.strip()
+    if len(value) > MAX_NUMBER_CHARS or not _PLAIN_DECIMAL.match(value):
+        raise ValueError(f"{text[:40]!r} is not an amount")
+    return Decimal(value)
 
 
 @lru_cache(maxsize=256)
@@ -66,12 +83,16 @@ class Money:
         """
         if not is_currency(currency):
             raise ValueError(f"{currency!r} is not an ISO 4217 currency code")
-        try:
-            number = Decimal(str(value).strip())
-        except InvalidOperation:
-            raise ValueError(f"{value!r} is not an amount") from None
-        if not number.is_finite():
-            raise ValueError(f"{value!r} is not an amount")
+        if isinstance(value, Decimal):
+            number = value
+        elif isinstance(value, int) and not isinstance(value, bool):
+            number = Decimal(value)
+        else:
+            number = parse_decimal(str(value))
+        # Bound the size before scaling: ``scaleb`` and ``int`` of a number
+        # with a huge exponent overflow or take minutes.
+        if not number.is_finite() or abs(number.adjusted()) > MAX_NUMBER_CHARS:
+            raise ValueError(f"{str(value)[:40]!r} is not an amount")
         scaled = number.scaleb(minor_digits(currency))
         if scaled != scaled.to_integral_value():
             digits = minor_digits(currency)

@@ -4,7 +4,8 @@ The links table and a link's payments can hold hundreds of thousands of rows,
 so they page by *keyset*: a page starts after (or before) the sort key of the
 row at the edge of the previous one, which costs the same on page 1 and page
 4,000. A cursor is opaque, URL-safe text; a cursor that does not decode, or
-belongs to another sort order, is ignored (the first page is shown).
+belongs to another sort order, or holds a value no row can have (an id
+beyond ``BIGINT``, a NUL in a name) is ignored (the first page is shown).
 """
 
 from __future__ import annotations
@@ -14,13 +15,26 @@ import binascii
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
 
 from sqlalchemy import ColumnElement, Select, tuple_
 from sqlalchemy.orm import QueryableAttribute
 
 T = TypeVar("T")
+#: Sort-key integers beyond a ``BIGINT`` name no row and overflow in SQL.
+_INT64 = 2**63
+
+
+def page_window(page: int, per_page: int, total: int) -> tuple[int, int]:
+    """The numbered page to show and its row offset, for *total* rows.
+
+    A page past the last one shows the last one: a huge ``?page=`` must not
+    become an ``OFFSET`` the database cannot hold.
+    """
+    last = max(1, -(-total // per_page))
+    number = min(max(1, page), last)
+    return number, (number - 1) * per_page
 
 
 @dataclass(frozen=True)
@@ -99,16 +113,25 @@ def decode_cursor(text: str | None, tag: str, kinds: str) -> list[Any] | None:
                 parsed = datetime.fromisoformat(value)
             except (TypeError, ValueError):
                 return None
-            if parsed.tzinfo is None:
+            if parsed.tzinfo is None or not _fits_utc(parsed):
                 return None
             values.append(parsed)
-        elif (kind == "i" and type(value) is int) or (
-            kind == "s" and isinstance(value, str)
+        elif (kind == "i" and type(value) is int and -_INT64 <= value < _INT64) or (
+            kind == "s" and isinstance(value, str) and "\x00" not in value
         ):
             values.append(value)
         else:
             return None
     return values
+
+
+def _fits_utc(moment: datetime) -> bool:
+    """Whether *moment* stays a datetime in UTC (year 1 at -12:00 does not)."""
+    try:
+        moment.astimezone(UTC)
+    except OverflowError:
+        return False
+    return True
 
 
 @dataclass(frozen=True)

@@ -10,11 +10,12 @@ unguessable token, with the content type Pillow found.
 from __future__ import annotations
 
 import io
+import re
 import secrets
 import warnings
 from typing import IO
 
-from flask import current_app, url_for
+from flask import current_app, has_request_context, request, url_for
 from PIL import Image, UnidentifiedImageError
 
 from .database import session
@@ -30,6 +31,8 @@ IMAGE_TYPES = {
 }
 #: Width times height above which an image is refused (a decompression bomb).
 MAX_PIXELS = 25_000_000
+#: An asset token as :func:`store_image` makes them (``token_urlsafe(24)``).
+_TOKEN = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
 
 
 def read_limited(stream: IO[bytes], max_bytes: int) -> bytes | None:
@@ -93,6 +96,17 @@ def store_image(owner: str, stream: IO[bytes], *, field: str = "logo_file") -> A
 def asset_path(asset: Asset) -> str:
     """The URL path the checkout serves an uploaded file at (public, by token)."""
     return url_for("paylinks_checkout.asset", token=asset.token)
+
+
+def is_asset_path(value: str) -> bool:
+    """Whether *value* is the path :func:`asset_path` gives a stored file.
+
+    The one kind of relative image URL a product may hold: anything else that
+    starts with ``/`` (``//evil.example``, another page of the site) is not.
+    """
+    root = request.script_root if has_request_context() else ""
+    prefix = f"{root}{current_app.config['PAYLINKS_CHECKOUT_PREFIX']}/assets/"
+    return value.startswith(prefix) and bool(_TOKEN.match(value[len(prefix) :]))
 
 
 def _size(limit: int) -> str:

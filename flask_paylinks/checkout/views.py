@@ -25,6 +25,7 @@ from flask import (
 from flask.typing import ResponseReturnValue
 from flask_wtf.csrf import CSRFError
 from itsdangerous import BadSignature, URLSafeSerializer
+from werkzeug.exceptions import HTTPException
 
 from .. import links as link_service
 from .. import payments, signals
@@ -371,7 +372,12 @@ def csrf_refused(error: CSRFError) -> ResponseReturnValue:
     slug = request.view_args.get("slug") if request.view_args else None
     if request.endpoint != "paylinks_checkout.pay" or not slug:
         return "This page was open too long; reload it.", 400
-    link = _active_link(slug)
+    try:
+        link = _active_link(slug)
+    except HTTPException as gone:
+        # An error handler that raises answers 500: hand the 404/410 back
+        # through the app's own handlers instead.
+        return current_app.handle_http_exception(gone)
     offer = offer_from_link(link)
     choices, _ = choices_from_form(offer, request.form)
     return _reshow(

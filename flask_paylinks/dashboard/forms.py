@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, time, timedelta
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from babel.numbers import get_currency_name
@@ -40,7 +40,8 @@ from wtforms.widgets import CheckboxInput, HiddenInput, ListWidget
 from ..coupons import CouponData
 from ..links import ItemData, LinkData
 from ..models import Coupon, CouponDuration, ProductKind
-from ..money import Money, is_currency
+from ..money import Money, is_currency, parse_decimal
+from ..validation import INT32_MAX, INT64_MAX
 
 try:
     from wtforms.fields.choices import SelectChoice
@@ -63,27 +64,78 @@ COMMON_CURRENCIES = (
 
 
 class WholeNumberField(IntegerField):  # type: ignore[misc]
-    """An integer field that says "Enter a whole number" when it gets text."""
+    """An integer field that says "Enter a whole number" when it gets text.
+
+    Numbers beyond what the database column holds (a 32-bit ``INTEGER``
+    unless *maximum* says otherwise) are refused here, before they reach SQL.
+    """
+
+    data: int | None
+
+    def __init__(self, *args: Any, maximum: int = INT32_MAX, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.maximum = maximum
 
     def process_formdata(self, valuelist: list[str]) -> None:
         if not valuelist or not valuelist[0].strip():
             self.data = None
             return
+        self.data = None
+        text = valuelist[0].strip()
+        if len(text) > 20 or not text.lstrip("+-").isdigit() or not text.isascii():
+            raise ValueError("Enter a whole number, such as 3.")
+        number = int(text)
+        if not -self.maximum <= number <= self.maximum:
+            raise ValueError(
+                f"Enter a number between {-self.maximum:,} and {self.maximum:,}."
+            )
+        self.data = number
+
+
+class IdField(WholeNumberField):
+    """A hidden row id: anything that is not one names no row (``None``).
+
+    The service then says what is wrong in words ("not in your catalogue");
+    a number error on a field the merchant cannot see would not help.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("widget", HiddenInput())
+        super().__init__(*args, maximum=INT64_MAX, **kwargs)
+
+    def process_formdata(self, valuelist: list[str]) -> None:
         try:
-            self.data = int(valuelist[0].strip())
+            super().process_formdata(valuelist)
         except ValueError:
             self.data = None
-            raise ValueError("Enter a whole number, such as 3.") from None
+
+
+#: The calendar days the dashboard takes: a day after the last one must still
+#: be a date, and times in any timezone must still fit a ``datetime``.
+FIRST_DAY = date(1970, 1, 1)
+LAST_DAY = date(9998, 12, 31)
 
 
 class DayField(DateField):  # type: ignore[misc]
-    """A date field (``<input type=date>``) with a plain-spoken error."""
+    """A date field (``<input type=date>``) with a plain-spoken error.
+
+    Days outside :data:`FIRST_DAY` to :data:`LAST_DAY` are refused: the end of
+    9999-12-31 is not a date Python or the database can hold.
+    """
+
+    data: date | None
 
     def process_formdata(self, valuelist: list[str]) -> None:
         try:
             super().process_formdata(valuelist)
         except ValueError:
             raise ValueError("Enter a real date, such as 2026-03-31.") from None
+        if self.data is not None and not FIRST_DAY <= self.data <= LAST_DAY:
+            self.data = None
+            raise ValueError(
+                f"Enter a date between {FIRST_DAY.isoformat()} and "
+                f"{LAST_DAY.isoformat()}."
+            )
 
 
 def currency_choices() -> list[tuple[str, str]]:
@@ -340,10 +392,10 @@ class CouponForm(FlaskForm):  # type: ignore[misc]
     def _percent_bp(self) -> int:
         text = (self.percent_off.data or "").strip().rstrip("%").strip()
         try:
-            percent = Decimal(text)
-        except InvalidOperation:
+            percent: Decimal | None = parse_decimal(text)
+        except ValueError:
             percent = None
-        if percent is None or not percent.is_finite():
+        if percent is None:
             self.percent_off.errors = [
                 *self.percent_off.errors,
                 "Enter a percentage such as 25 or 12.5",
@@ -365,7 +417,7 @@ class CouponForm(FlaskForm):  # type: ignore[misc]
 class LinkItemForm(Form):  # type: ignore[misc]
     """One product on a link and its quantity rule."""
 
-    product_id = WholeNumberField(widget=HiddenInput(), validators=[Optional()])
+    product_id = IdField(validators=[Optional()])
     quantity = WholeNumberField("Quantity", default=1, validators=[Optional()])
     adjustable = BooleanField("Allow customers to choose quantity")
     min_quantity = WholeNumberField("Minimum", validators=[Optional()])

@@ -221,7 +221,6 @@ def test_refused_codes_all_say_the_same(
         "OFF",
         "OTHER",
         "EUROS",
-        "a\x00b",
     ):
         response = client.post(
             f"/pay/{link.slug}/quote",
@@ -231,6 +230,14 @@ def test_refused_codes_all_say_the_same(
         assert response.status_code == 422
         answers.add(response.json["errors"]["coupon"])
     assert answers == {"This code is not valid."}
+    # A NUL byte is refused before any view runs (issue 7): no code lookup at all.
+    response = client.post(
+        f"/pay/{link.slug}/quote",
+        data=submission(client, link, coupon="a\x00b"),
+        headers={"Accept": "application/json"},
+    )
+    assert response.status_code == 400
+    assert "control characters" in response.json["error"]
     assert_nothing_recorded(host_a)
 
 
