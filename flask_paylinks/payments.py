@@ -79,7 +79,7 @@ from .pricing import (
     quote,
     terms_digest,
 )
-from .scoping import owned
+from .scoping import MAX_ID, owned
 
 log = logging.getLogger(__name__)
 
@@ -835,6 +835,8 @@ def apply_contact_changes(owner: str, payment_id: int) -> Payment | None:
     Returns the payment, or ``None`` when *owner* has no such payment. A
     payment without pending changes is returned unchanged.
     """
+    if not 0 < payment_id < MAX_ID:
+        return None
     db = session()
     payment = db.scalars(
         owned(Payment, owner).where(Payment.id == payment_id).with_for_update()
@@ -860,6 +862,8 @@ def apply_contact_changes(owner: str, payment_id: int) -> Payment | None:
 
 def dismiss_contact_changes(owner: str, payment_id: int) -> Payment | None:
     """The merchant keeps the CRM's details; the typed ones are forgotten."""
+    if not 0 < payment_id < MAX_ID:
+        return None
     db = session()
     payment = db.scalars(owned(Payment, owner).where(Payment.id == payment_id)).first()
     if payment is None:

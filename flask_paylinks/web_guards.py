@@ -100,8 +100,9 @@ def input_problem() -> str | None:
     return _text_problem(pairs, MAX_FIELD_CHARS)
 
 
-def _pairs(items: Iterable[tuple[str, str]]) -> list[str]:
-    return [text for pair in items for text in pair]
+def _pairs(items: Iterable[tuple[str | None, str | None]]) -> list[str]:
+    # A multipart part may come without a name or a value: there is no text.
+    return [text for pair in items for text in pair if isinstance(text, str)]
 
 
 def _text_problem(values: Iterable[str], longest: int) -> str | None:
