@@ -140,10 +140,10 @@ DEFAULTS: dict[str, ConfigKey] = {
         "Send a nonce-based Content-Security-Policy on the dashboard pages. Off by "
         "default, because the dashboard renders inside the host layout: turn it "
         "on once every inline ``<script>`` and ``<style>`` of that layout carries "
-        "``nonce=\"{{ paylinks_csp_nonce() }}\"``. ``True`` allows scripts, styles "
+        '``nonce="{{ paylinks_csp_nonce() }}"``. ``True`` allows scripts, styles '
         "and connections from the site itself and images from it, ``data:`` and "
         "``https:``; a mapping turns it on and adds sources per directive, e.g. "
-        "``{\"font-src\": [\"https://fonts.gstatic.com\"]}``. Off or on, the "
+        '``{"font-src": ["https://fonts.gstatic.com"]}``. Off or on, the '
         "dashboard always sends ``frame-ancestors``, ``nosniff``, "
         "``Referrer-Policy: same-origin`` and ``Cache-Control: no-store``.",
     ),

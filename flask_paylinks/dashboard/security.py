@@ -50,9 +50,7 @@ def policy(config: Mapping[str, Any], nonce: str) -> str:
     setting = config["PAYLINKS_DASHBOARD_CSP"]
     if not setting:
         return format_policy(ancestors)
-    extra: Mapping[str, Iterable[str]] = (
-        setting if isinstance(setting, Mapping) else {}
-    )
+    extra: Mapping[str, Iterable[str]] = setting if isinstance(setting, Mapping) else {}
     return format_policy(
         merge_policy(BASE_POLICY, nonce_sources(nonce), extra, ancestors)
     )
