@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from ..axe import assert_no_serious_violations
+from ..axe import assert_no_serious_violations, axe_violations
 from ..browser import LiveServer, screenshot, watched_page
 from ..example_app.helpers import ALICE, login
 from .conftest import tall_screenshot
@@ -37,6 +37,11 @@ def _preview_ready(page: Any) -> None:
     page.frame_locator("[data-preview-frame]").get_by_role("button").first.wait_for()
 
 
+def _branding(page: Any) -> None:
+    _preview_ready(page)
+    page.get_by_text("Advanced options").click()
+
+
 #: name, path, what to do on the page before looking at it.
 SCREENS: list[tuple[str, str, Callable[[Any], None] | None]] = [
     ("products", "/paylinks/products", None),
@@ -46,6 +51,7 @@ SCREENS: list[tuple[str, str, Callable[[Any], None] | None]] = [
     ("coupon-form-percent", "/paylinks/coupons/new", None),
     ("coupon-form-amount", "/paylinks/coupons/new", _amount_off),
     ("builder", "/paylinks/links/{link}/edit", _preview_ready),
+    ("builder-branding", "/paylinks/links/{link}/edit", _branding),
 ]
 
 
@@ -62,7 +68,7 @@ def test_screens_look_right_and_pass_axe(
             assert "'nonce-" in response.headers["content-security-policy"]
             if prepare is not None:
                 prepare(page)
-            if name == "builder":
+            if name.startswith("builder"):
                 tall_screenshot(page, f"screen-{name}-{width}")
             else:
                 screenshot(page, f"screen-{name}-{width}")
@@ -146,3 +152,14 @@ def test_the_builder_preview_sticks_at_the_top_and_keeps_its_brand_under_the_csp
     )
     brand = frame.evaluate("el => getComputedStyle(el).getPropertyValue('--brand')")
     assert brand.strip().upper() == "#0A7D5A"
+
+
+def test_the_test_mode_band_is_inside_a_landmark(
+    page: Any, example_server: LiveServer, example_seed: dict[str, Any]
+) -> None:
+    slug = example_seed["acme"]["slugs"][0]
+    page.goto(f"{example_server.url}/pay/{slug}")
+    band = page.get_by_role("complementary", name="About this page")
+    assert "Test mode" in band.inner_text()
+    # axe's "region" rule: all content sits in a landmark.
+    assert [v["id"] for v in axe_violations(page) if v["id"] == "region"] == []
