@@ -8,6 +8,7 @@ PORT ?= 5000
 
 demo:  ## set up, create and seed the example CRM, serve it on http://$(HOST):$(PORT)
 	@scripts/bootstrap.sh
+	@$(VENV)/python -m example_app.secret_key
 	@$(VENV)/flask init-db
 	@$(VENV)/flask seed --if-empty
 	@echo ""

@@ -8,7 +8,10 @@ Run it with::
 
 It reads ``DATABASE_URL`` (default: SQLite ``example.db`` in the instance
 folder), ``REDIS_URL`` (default: none, jobs run inline) and ``SECRET_KEY``
-from the environment.
+from the environment. Without ``SECRET_KEY`` it uses the key kept in
+``instance/secret_key`` (``python -m example_app.secret_key`` makes one; see
+:mod:`example_app.secret_key`) and refuses to start outside debug and testing
+when there is none.
 """
 
 from __future__ import annotations
@@ -21,9 +24,6 @@ from flask import Flask, render_template
 from flask_wtf.csrf import CSRFError
 
 from .extensions import csrf, db, login_manager
-
-#: Used when ``SECRET_KEY`` is not in the environment. Never deploy with it.
-INSECURE_DEV_SECRET_KEY = "example-app-insecure-dev-key-do-not-deploy"
 
 
 def normalise_database_url(url: str) -> str:
@@ -38,7 +38,7 @@ def settings_from_environment(instance_path: str) -> dict[str, Any]:
     """The app's settings, from the environment where it has them."""
     database_url = os.environ.get("DATABASE_URL")
     return {
-        "SECRET_KEY": os.environ.get("SECRET_KEY") or INSECURE_DEV_SECRET_KEY,
+        "SECRET_KEY": os.environ.get("SECRET_KEY") or None,
         "SQLALCHEMY_DATABASE_URI": normalise_database_url(database_url)
         if database_url
         else "sqlite:///" + str(Path(instance_path) / "example.db"),
@@ -46,18 +46,32 @@ def settings_from_environment(instance_path: str) -> dict[str, Any]:
         # A demo: the sandbox gateway takes no real money, even outside debug.
         "PAYLINKS_ALLOW_SANDBOX": True,
         "PAYLINKS_BASE_TEMPLATE": "layout.html",
+        # The CRM's layout has no inline script or style, so the dashboard
+        # can run under its strict nonce CSP.
+        "PAYLINKS_DASHBOARD_CSP": True,
+        # Failed logins allowed per client address and per email address.
+        "LOGIN_RATELIMIT": "10 per minute",
         "SESSION_COOKIE_SAMESITE": "Lax",
         "REMEMBER_COOKIE_SAMESITE": "Lax",
         "REMEMBER_COOKIE_HTTPONLY": True,
     }
 
 
-def create_app(config: dict[str, Any] | None = None) -> Flask:
-    """The CRM, with flask_paylinks mounted. *config* overrides every setting."""
-    app = Flask(__name__, instance_relative_config=True)
+def create_app(
+    config: dict[str, Any] | None = None, *, instance_path: str | None = None
+) -> Flask:
+    """The CRM, with flask_paylinks mounted. *config* overrides every setting.
+
+    *instance_path* replaces the instance folder (``instance/`` beside the
+    package), where the SQLite database and the kept secret key live.
+    """
+    app = Flask(__name__, instance_relative_config=True, instance_path=instance_path)
     app.config.from_mapping(settings_from_environment(app.instance_path))
     if config:
         app.config.update(config)
+    from .secret_key import configure_secret_key
+
+    configure_secret_key(app)
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith(
         "sqlite:///" + app.instance_path
     ):
@@ -67,13 +81,14 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     login_manager.init_app(app)
     csrf.init_app(app)
 
-    from . import auth, contacts, conversations
+    from . import auth, contacts, conversations, login_limits
     from .formatting import register_filters
     from .payments import mount_paylinks
     from .seed import init_db_command, seed_command
 
     mount_paylinks(app)
     app.register_blueprint(auth.blueprint)
+    login_limits.init_app(app)
     app.register_blueprint(contacts.blueprint)
     app.register_blueprint(conversations.blueprint)
     app.cli.add_command(init_db_command)

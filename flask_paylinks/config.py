@@ -126,6 +126,27 @@ DEFAULTS: dict[str, ConfigKey] = {
         None, "Logo of a link that does not set its own (absolute https URL or path)."
     ),
     "PAYLINKS_PAGE_SIZE": ConfigKey(25, "Rows per page in the dashboard tables."),
+    # Dashboard security headers
+    "PAYLINKS_DASHBOARD_FRAME_ANCESTORS": ConfigKey(
+        "'self'",
+        "Who may show the dashboard in a frame: the sources of its CSP "
+        "``frame-ancestors``, as a string or a list, e.g. ``\"'self' "
+        "https://portal.example.com\"``. ``'self'`` and ``'none'`` also send "
+        "``X-Frame-Options`` (``SAMEORIGIN``, ``DENY``); a list of other origins "
+        "is left to ``frame-ancestors``, which browsers follow instead.",
+    ),
+    "PAYLINKS_DASHBOARD_CSP": ConfigKey(
+        False,
+        "Send a nonce-based Content-Security-Policy on the dashboard pages. Off by "
+        "default, because the dashboard renders inside the host layout: turn it "
+        "on once every inline ``<script>`` and ``<style>`` of that layout carries "
+        '``nonce="{{ paylinks_csp_nonce() }}"``. ``True`` allows scripts, styles '
+        "and connections from the site itself and images from it, ``data:`` and "
+        "``https:``; a mapping turns it on and adds sources per directive, e.g. "
+        '``{"font-src": ["https://fonts.gstatic.com"]}``. Off or on, the '
+        "dashboard always sends ``frame-ancestors``, ``nosniff``, "
+        "``Referrer-Policy: same-origin`` and ``Cache-Control: no-store``.",
+    ),
     # Limits
     "PAYLINKS_MAX_QUANTITY": ConfigKey(
         999, "Highest quantity a link may let a customer choose for one item."
@@ -208,6 +229,50 @@ def _positive_int(config: Mapping[str, Any], key: str) -> None:
         raise ConfigError(f"{key}={value!r} must be a whole number of at least 1.")
 
 
+#: A CSP directive name, and a source a host may add to one.
+_DIRECTIVE = re.compile(r"[a-z][a-z-]*")
+_SOURCE = re.compile(r"[^\s;,]+")
+
+
+def _dashboard_headers(config: Mapping[str, Any]) -> None:
+    from .security_headers import parse_frame_ancestors
+
+    key = "PAYLINKS_DASHBOARD_FRAME_ANCESTORS"
+    try:
+        parse_frame_ancestors(config.get(key))  # type: ignore[arg-type]
+    except (TypeError, ValueError) as error:
+        raise ConfigError(
+            f"{key}={config.get(key)!r} is not a frame-ancestors source list "
+            f"({error}), e.g. \"'self'\" or \"'self' https://portal.example.com\"."
+        ) from None
+
+    key = "PAYLINKS_DASHBOARD_CSP"
+    value = config.get(key)
+    if isinstance(value, bool):
+        return
+    example = '{"font-src": ["https://fonts.gstatic.com"]}'
+    if not isinstance(value, Mapping):
+        raise ConfigError(
+            f"{key}={value!r} must be True, False or a mapping of extra sources "
+            f"per directive, e.g. {example}."
+        )
+    for name, sources in value.items():
+        if not isinstance(name, str) or not _DIRECTIVE.fullmatch(name):
+            raise ConfigError(f"{key} names a directive {name!r} that is not one.")
+        if name == "frame-ancestors":
+            raise ConfigError(
+                f"{key} cannot set frame-ancestors; use "
+                "PAYLINKS_DASHBOARD_FRAME_ANCESTORS."
+            )
+        if not isinstance(sources, (list, tuple)) or not all(
+            isinstance(s, str) and _SOURCE.fullmatch(s) for s in sources
+        ):
+            raise ConfigError(
+                f"{key}[{name!r}] must be a list of sources without spaces, ';' "
+                f"or ',', e.g. {example}."
+            )
+
+
 def validate(config: Mapping[str, Any], *, debug: bool, testing: bool) -> None:
     """Raise :class:`ConfigError` naming the key of the first bad setting."""
     for key in (
@@ -279,6 +344,8 @@ def validate(config: Mapping[str, Any], *, debug: bool, testing: bool) -> None:
         _positive_int(config, key)
     if config.get("PAYLINKS_MAX_CONTENT_LENGTH") is not None:
         _positive_int(config, "PAYLINKS_MAX_CONTENT_LENGTH")
+
+    _dashboard_headers(config)
 
     public_url = config.get("PAYLINKS_PUBLIC_URL")
     if public_url is not None and (

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from flask import Blueprint
 
+from .security import add_dashboard_headers
+
 blueprint = Blueprint("paylinks", __name__)
+blueprint.after_request(add_dashboard_headers)
 
 
 @blueprint.before_request

@@ -246,14 +246,15 @@ def test_build_a_link_with_the_picker_and_see_the_preview(
         )
         # Colour picker and hex field follow each other.
         page.get_by_text("Advanced options").click()
-        page.get_by_label("Brand colour (hex)").fill("#0a7d5a")
-        picker = page.get_by_label("Brand colour picker")
+        page.get_by_role("textbox", name="Brand colour", exact=True).fill("#0a7d5a")
+        picker = page.get_by_role("textbox", name="Brand colour picker")
         assert picker.input_value() == "#0a7d5a"
         picker.evaluate(
             "el => { el.value = '#ff6600';"
             " el.dispatchEvent(new Event('input', {bubbles: true})); }"
         )
-        assert page.get_by_label("Brand colour (hex)").input_value() == "#FF6600"
+        hex_field = page.get_by_role("textbox", name="Brand colour", exact=True)
+        assert hex_field.input_value() == "#FF6600"
         page.get_by_label("Pill").check()
         with page.expect_navigation():
             page.get_by_role("button", name="Create link").click()

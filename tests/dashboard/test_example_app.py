@@ -90,9 +90,12 @@ def test_a_merchant_builds_finds_copies_and_deactivates_a_link(
         default = pay.evaluate("b => getComputedStyle(b).backgroundColor")
         assert default != "rgb(10, 125, 90)"
         before = _preview_round(page)
-        page.get_by_label("Brand colour (hex)").fill("#0A7D5A")
+        page.get_by_role("textbox", name="Brand colour", exact=True).fill("#0A7D5A")
         _wait_for_new_preview(page, before)
-        assert page.get_by_label("Brand colour picker").input_value() == "#0a7d5a"
+        assert (
+            page.get_by_role("textbox", name="Brand colour picker").input_value()
+            == "#0a7d5a"
+        )
         pay = frame.locator("[data-pay]")
         assert pay.evaluate("b => getComputedStyle(b).backgroundColor") == (
             "rgb(10, 125, 90)"

@@ -9,6 +9,7 @@ from flask import Flask
 from sqlalchemy import func, inspect, select
 
 import example_app
+from example_app import secret_key
 from example_app.extensions import db
 from example_app.models import Account, Customer, Message, Tag, User
 from flask_paylinks import migrate
@@ -211,12 +212,12 @@ def test_contact_url_points_at_the_record_page(
     ],
 )
 def test_database_url_from_the_environment(
-    monkeypatch: pytest.MonkeyPatch, given: str, expected: str
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Any, given: str, expected: str
 ) -> None:
     monkeypatch.setenv("DATABASE_URL", given)
     monkeypatch.setenv("REDIS_URL", "redis://cache:6379/2")
     monkeypatch.setenv("SECRET_KEY", "from-env")
-    app = example_app.create_app()
+    app = example_app.create_app(instance_path=str(tmp_path))
     assert app.config["SQLALCHEMY_DATABASE_URI"] == expected
     assert app.config["PAYLINKS_REDIS_URL"] == "redis://cache:6379/2"
     assert app.config["SECRET_KEY"] == "from-env"
@@ -225,15 +226,17 @@ def test_database_url_from_the_environment(
 def test_defaults_without_environment(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Any
 ) -> None:
-    for name in ("DATABASE_URL", "REDIS_URL", "SECRET_KEY"):
+    for name in ("DATABASE_URL", "REDIS_URL", "SECRET_KEY", "FLASK_DEBUG"):
         monkeypatch.delenv(name, raising=False)
-    app = example_app.create_app()
+    secret_key.main(str(tmp_path))  # the key ``make demo`` keeps
+    app = example_app.create_app(instance_path=str(tmp_path))
     assert app.config["SQLALCHEMY_DATABASE_URI"] == (
         f"sqlite:///{app.instance_path}/example.db"
     )
     assert app.config["PAYLINKS_REDIS_URL"] is None
     assert app.extensions["paylinks"].jobs.is_inline
-    assert app.config["SECRET_KEY"] == example_app.INSECURE_DEV_SECRET_KEY
+    assert app.config["SECRET_KEY"] == (tmp_path / "secret_key").read_text().strip()
+    assert app.config["PAYLINKS_DASHBOARD_CSP"] is True
     assert app.config["PAYLINKS_ALLOW_SANDBOX"] is True
     assert app.config["PAYLINKS_BASE_TEMPLATE"] == "layout.html"
     assert not app.debug
@@ -244,7 +247,9 @@ def test_config_argument_wins_over_the_environment(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("DATABASE_URL", "postgres://u@db/crm")
-    app = example_app.create_app({"SQLALCHEMY_DATABASE_URI": "sqlite://"})
+    app = example_app.create_app(
+        {"SQLALCHEMY_DATABASE_URI": "sqlite://", "SECRET_KEY": "given"}
+    )
     assert app.config["SQLALCHEMY_DATABASE_URI"] == "sqlite://"
 
 

@@ -4,6 +4,8 @@
   "use strict";
 
   var live = document.querySelector("[data-live]");
+  // This script's nonce (the page's CSP nonce; empty without one).
+  var pageNonce = (document.currentScript && document.currentScript.nonce) || "";
 
   function announce(text) {
     if (!live) return;
@@ -401,7 +403,11 @@
       })
       .then(function (html) {
         if (round !== previewRound) return;
-        frame.srcdoc = html;
+        // A srcdoc frame runs under this page's CSP, so the preview's inline
+        // style must carry this page's nonce, not the preview request's.
+        frame.srcdoc = pageNonce
+          ? html.replace(/ nonce="[^"]*"/g, ' nonce="' + pageNonce + '"')
+          : html;
         previewBox.removeAttribute("aria-busy");
         previewBox.setAttribute("data-preview-round", String(round));
       })
