@@ -15,6 +15,7 @@ from typing import Any
 from babel import Locale, UnknownLocaleError
 
 from .errors import ConfigError
+from .merchants import zone_named
 from .money import is_currency
 
 
@@ -125,6 +126,28 @@ DEFAULTS: dict[str, ConfigKey] = {
     "PAYLINKS_LOGO_URL": ConfigKey(
         None, "Logo of a link that does not set its own (absolute https URL or path)."
     ),
+    # Who is being paid (used when init_app gets no merchant_profile= hook)
+    "PAYLINKS_MERCHANT_NAME": ConfigKey(
+        None,
+        "The business name the checkout shows (title, header, receipt, the "
+        "no-longer-available page) when ``init_app`` gets no ``merchant_profile=``"
+        " hook. Unset: the pages name nobody.",
+    ),
+    "PAYLINKS_SUPPORT_EMAIL": ConfigKey(
+        None,
+        "Where customers write for help and to cancel a subscription, when there is "
+        "no ``merchant_profile=`` hook.",
+    ),
+    "PAYLINKS_SUPPORT_PHONE": ConfigKey(
+        None,
+        "A phone number customers may call, as it should be shown, when there is "
+        "no ``merchant_profile=`` hook.",
+    ),
+    "PAYLINKS_TIMEZONE": ConfigKey(
+        "UTC",
+        "IANA timezone (e.g. ``Europe/Berlin``) the dashboard shows dates in and "
+        "its date filters use, for merchants whose profile names none.",
+    ),
     "PAYLINKS_PAGE_SIZE": ConfigKey(25, "Rows per page in the dashboard tables."),
     # Limits
     "PAYLINKS_MAX_QUANTITY": ConfigKey(
@@ -214,8 +237,10 @@ def validate(config: Mapping[str, Any], *, debug: bool, testing: bool) -> None:
         if not (debug or testing or config.get("PAYLINKS_ALLOW_SANDBOX")):
             raise ConfigError(
                 "PAYLINKS_GATEWAY='sandbox' takes no real payments and is refused "
-                "outside debug or testing. Set PAYLINKS_GATEWAY='stripe' for "
-                "production, or PAYLINKS_ALLOW_SANDBOX=True for a public demo."
+                "outside debug or testing. Set PAYLINKS_ALLOW_SANDBOX=True to run a "
+                "public demo on it. This version has no gateway that takes real "
+                "payments yet: the 'stripe' gateway cannot complete a checkout (see "
+                "the Gateways page of the docs)."
             )
     else:
         _require(config, "PAYLINKS_STRIPE_SECRET_KEY", "with PAYLINKS_GATEWAY='stripe'")
@@ -251,6 +276,13 @@ def validate(config: Mapping[str, Any], *, debug: bool, testing: bool) -> None:
         raise ConfigError(
             f"PAYLINKS_DEFAULT_CURRENCY={currency!r} is not an ISO 4217 code, "
             "e.g. 'USD'."
+        )
+
+    timezone = config.get("PAYLINKS_TIMEZONE")
+    if not isinstance(timezone, str) or zone_named(timezone) is None:
+        raise ConfigError(
+            f"PAYLINKS_TIMEZONE={timezone!r} is not an IANA timezone, "
+            "e.g. 'Europe/Berlin' or 'UTC'."
         )
 
     region = config.get("PAYLINKS_PHONE_REGION")
