@@ -20,7 +20,7 @@ from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from flask import current_app, g, has_app_context
+from flask import current_app, g, has_app_context, has_request_context, request
 
 logger = logging.getLogger("flask_paylinks.merchants")
 
@@ -136,18 +136,26 @@ def merchant_profile(owner: str | None) -> MerchantProfile:
     """The profile of *owner* (an owner id), or the configured default.
 
     Asks the host's ``merchant_profile`` hook at most once per owner and
-    request (or app context). A hook that raises or returns something else
-    than a :class:`MerchantProfile` is logged and the configured default is
-    used; an unknown timezone is logged once and replaced by UTC.
+    request (outside a request, every time). A hook that raises, or returns
+    something other than a :class:`MerchantProfile`, is logged and the
+    configured default is used; an unknown timezone is logged once and
+    replaced by UTC.
     """
     if owner is None or owner == "":
         return default_profile()
     owner = str(owner)
     if not has_app_context():
         raise RuntimeError("merchant_profile() needs an app context.")
-    cache: dict[str, MerchantProfile] | None = g.get("paylinks_merchants")
-    if cache is None:
-        cache = g.paylinks_merchants = {}
+    if not has_request_context():
+        # A worker may hold one app context for hours: no stale profiles.
+        return _load(owner)
+    # Keyed by the request too: an app context (and its g) outlives a
+    # request when one was pushed around it.
+    marker = id(request._get_current_object())  # type: ignore[attr-defined]
+    kept: tuple[int, dict[str, MerchantProfile]] | None = g.get("paylinks_merchants")
+    if kept is None or kept[0] != marker:
+        kept = g.paylinks_merchants = (marker, {})
+    cache = kept[1]
     found = cache.get(owner)
     if found is None:
         found = cache[owner] = _load(owner)
