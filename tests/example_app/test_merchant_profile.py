@@ -59,4 +59,5 @@ def test_init_db_adds_the_new_account_columns_to_an_older_database(
         assert {"support_email", "support_phone", "timezone"} <= columns
         assert merchant_profile("1").timezone == "UTC"
         assert merchant_profile("1").name == "Old"
+        db.session.remove()
         db.engine.dispose()
