@@ -27,6 +27,16 @@ class ConfigKey:
     doc: str
 
 
+#: Said of the keys of features that have not landed yet.
+_NO_SMS_YET = (
+    "**Not yet used:** nothing in this version sends SMS (bulk sends and "
+    "Text-to-Pay are not built yet). "
+)
+_NO_EMAIL_YET = (
+    "**Not yet used:** nothing in this version sends email yet (bulk sends are "
+    "not built). "
+)
+
 DEFAULTS: dict[str, ConfigKey] = {
     # URLs
     "PAYLINKS_DASHBOARD_PREFIX": ConfigKey(
@@ -36,9 +46,14 @@ DEFAULTS: dict[str, ConfigKey] = {
         "/pay", "URL prefix of the public checkout pages (``/pay/<slug>``)."
     ),
     "PAYLINKS_WEBHOOK_PREFIX": ConfigKey(
-        "/paylinks/webhooks", "URL prefix of the gateway and SMS webhooks."
+        "/paylinks/webhooks",
+        "**Not yet used:** this version has no webhook endpoints. URL prefix the "
+        "gateway and SMS webhooks will have.",
     ),
-    "PAYLINKS_API_PREFIX": ConfigKey("/paylinks/api", "URL prefix of the JSON API."),
+    "PAYLINKS_API_PREFIX": ConfigKey(
+        "/paylinks/api",
+        "**Not yet used:** this version has no JSON API. URL prefix it will have.",
+    ),
     "PAYLINKS_PUBLIC_URL": ConfigKey(
         None,
         "Scheme and host customers reach the checkout on, e.g. "
@@ -79,25 +94,37 @@ DEFAULTS: dict[str, ConfigKey] = {
     "PAYLINKS_QUEUE_NAME": ConfigKey("paylinks", "Name of the RQ queue."),
     # Messaging
     "PAYLINKS_SMS_BACKEND": ConfigKey(
-        "console", "SMS sender: ``console`` (logs each message) or ``vonage``."
+        "console",
+        f"{_NO_SMS_YET}SMS sender: ``console`` (logs each message) or ``vonage``.",
     ),
-    "PAYLINKS_VONAGE_API_KEY": ConfigKey(None, "Vonage API key (SMS backend)."),
-    "PAYLINKS_VONAGE_API_SECRET": ConfigKey(None, "Vonage API secret (SMS backend)."),
+    "PAYLINKS_VONAGE_API_KEY": ConfigKey(
+        None, f"{_NO_SMS_YET}Vonage API key (SMS backend)."
+    ),
+    "PAYLINKS_VONAGE_API_SECRET": ConfigKey(
+        None, f"{_NO_SMS_YET}Vonage API secret (SMS backend)."
+    ),
     "PAYLINKS_SMS_FROM": ConfigKey(
-        None, "Sender id or number SMS are sent from; required with Vonage."
+        None,
+        f"{_NO_SMS_YET}Sender id or number SMS are sent from; required with Vonage.",
     ),
     "PAYLINKS_EMAIL_BACKEND": ConfigKey(
-        "console", "Email sender: ``console`` (logs each message) or ``smtp``."
+        "console",
+        f"{_NO_EMAIL_YET}Email sender: ``console`` (logs each message) or ``smtp``.",
     ),
-    "PAYLINKS_SMTP_HOST": ConfigKey("localhost", "SMTP server host."),
-    "PAYLINKS_SMTP_PORT": ConfigKey(25, "SMTP server port."),
-    "PAYLINKS_SMTP_USERNAME": ConfigKey(None, "SMTP user name, if it needs one."),
-    "PAYLINKS_SMTP_PASSWORD": ConfigKey(None, "SMTP password, if it needs one."),
+    "PAYLINKS_SMTP_HOST": ConfigKey("localhost", f"{_NO_EMAIL_YET}SMTP server host."),
+    "PAYLINKS_SMTP_PORT": ConfigKey(25, f"{_NO_EMAIL_YET}SMTP server port."),
+    "PAYLINKS_SMTP_USERNAME": ConfigKey(
+        None, f"{_NO_EMAIL_YET}SMTP user name, if it needs one."
+    ),
+    "PAYLINKS_SMTP_PASSWORD": ConfigKey(
+        None, f"{_NO_EMAIL_YET}SMTP password, if it needs one."
+    ),
     "PAYLINKS_SMTP_STARTTLS": ConfigKey(
-        False, "Upgrade the SMTP connection with STARTTLS."
+        False, f"{_NO_EMAIL_YET}Upgrade the SMTP connection with STARTTLS."
     ),
     "PAYLINKS_EMAIL_FROM": ConfigKey(
-        "payments@localhost", "The From address of the emails the extension sends."
+        "payments@localhost",
+        f"{_NO_EMAIL_YET}The From address of the emails the extension sends.",
     ),
     # Presentation
     "PAYLINKS_BASE_TEMPLATE": ConfigKey(
@@ -167,7 +194,9 @@ DEFAULTS: dict[str, ConfigKey] = {
     ),
     "PAYLINKS_RATELIMIT_ENABLED": ConfigKey(True, "Turn the rate limits on or off."),
     "PAYLINKS_SEND_BATCH_SIZE": ConfigKey(
-        100, "Recipients handled by one job of a bulk send."
+        100,
+        "**Not yet used:** bulk sends are not built yet. Recipients one job of a "
+        "bulk send will handle.",
     ),
     "PAYLINKS_CHECKOUT_CACHE_SECONDS": ConfigKey(
         10,
