@@ -56,6 +56,11 @@ class Account(db.Model):  # type: ignore[name-defined,misc]
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
+    #: Where the account's customers write; shown on its checkout pages.
+    support_email: Mapped[str | None] = mapped_column(String(320))
+    support_phone: Mapped[str | None] = mapped_column(String(32))
+    #: IANA name; the dashboard shows the account's dates in it.
+    timezone: Mapped[str] = mapped_column(String(64), default="UTC")
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
     users: Mapped[list[User]] = relationship(back_populates="account")

@@ -2,7 +2,8 @@
 
 Everything here uses the extension's public contract only: ``init_app``
 with a :class:`~flask_paylinks.SQLAlchemyContactDirectory` over the CRM's
-``Customer`` model, an ``owner_loader``, a ``contact_url``, and the
+``Customer`` model, an ``owner_loader``, a ``contact_url``, a
+``merchant_profile`` (each account's name, support email and timezone), and the
 :mod:`flask_paylinks.signals`.
 """
 
@@ -13,13 +14,19 @@ from typing import Any
 from flask import Flask, url_for
 from flask_login import current_user
 
-from flask_paylinks import Contact, ModelSegments, Money, SQLAlchemyContactDirectory
+from flask_paylinks import (
+    Contact,
+    MerchantProfile,
+    ModelSegments,
+    Money,
+    SQLAlchemyContactDirectory,
+)
 from flask_paylinks.models import Payment
 from flask_paylinks.signals import message_sent, payment_succeeded
 
 from . import crm
 from .extensions import db, paylinks
-from .models import Customer, Direction, MessageChannel, Tag
+from .models import Account, Customer, Direction, MessageChannel, Tag
 
 
 def contact_directory() -> SQLAlchemyContactDirectory:
@@ -51,6 +58,22 @@ def current_account_id() -> int | None:
     return current_user.account_id if current_user.is_authenticated else None
 
 
+def merchant_profile(owner: str) -> MerchantProfile | None:
+    """The account a link belongs to, as its customers see it."""
+    try:
+        account = db.session.get(Account, int(owner))
+    except ValueError:
+        return None
+    if account is None:
+        return None
+    return MerchantProfile(
+        name=account.name,
+        support_email=account.support_email,
+        support_phone=account.support_phone,
+        timezone=account.timezone,
+    )
+
+
 def contact_url(contact_id: str) -> str:
     """Where the dashboard links a contact to: its record page in the CRM."""
     return url_for("contacts.show", contact_id=contact_id)
@@ -64,6 +87,7 @@ def mount_paylinks(app: Flask) -> None:
         contacts=contact_directory(),
         owner_loader=current_account_id,
         contact_url=contact_url,
+        merchant_profile=merchant_profile,
     )
     message_sent.connect(record_sent_message, app)
     payment_succeeded.connect(note_payment, app)

@@ -16,7 +16,8 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 from flask_sqlalchemy import SQLAlchemy
-from sqlalchemy import delete, or_, select
+from sqlalchemy import delete, inspect, or_, select
+from sqlalchemy import text as sql
 
 from flask_paylinks import migrate
 from flask_paylinks.cli import public_base_url
@@ -125,6 +126,8 @@ class DemoMerchant:
     name: str
     user_email: str
     user_name: str
+    support_email: str
+    timezone: str
     tags: tuple[str, ...]
     products: tuple[DemoProduct, ...]
     #: keys of products: (adjustable quantity, phone+address+coupons, redirect)
@@ -138,6 +141,8 @@ MERCHANTS = (
         name="Acme Fitness",
         user_email="alice@acme.test",
         user_name="Alice Moreno",
+        support_email="help@acme.test",
+        timezone="America/Los_Angeles",
         tags=("VIP", "Newsletter", "Lapsed", "Leads", "Personal training"),
         products=(
             DemoProduct(
@@ -182,6 +187,8 @@ MERCHANTS = (
         name="Globex Design",
         user_email="bob@globex.test",
         user_name="Bob Lindqvist",
+        support_email="hello@globex.test",
+        timezone="Europe/Stockholm",
         tags=("VIP", "Newsletter", "Lapsed", "Leads", "Agency partners"),
         products=(
             DemoProduct(
@@ -474,7 +481,11 @@ def seed_demo(db: SQLAlchemy, *, customers_per_account: int = 300) -> dict[str, 
     summary: dict[str, Any] = {"password": DEMO_PASSWORD}
     for merchant in MERCHANTS:
         rng = random.Random(merchant.seed)
-        account = Account(name=merchant.name)
+        account = Account(
+            name=merchant.name,
+            support_email=merchant.support_email,
+            timezone=merchant.timezone,
+        )
         db.session.add(account)
         db.session.flush()
         user = User(
@@ -507,7 +518,26 @@ def seed_demo(db: SQLAlchemy, *, customers_per_account: int = 300) -> dict[str, 
 def create_tables(db: SQLAlchemy) -> None:
     """Create the CRM's tables and bring the extension's up to its newest revision."""
     db.create_all()
+    _add_account_columns(db)
     migrate.upgrade(db.engine)
+
+
+#: Columns added to ``accounts`` after the first demo databases were made.
+ACCOUNT_COLUMNS = {
+    "support_email": "VARCHAR(320)",
+    "support_phone": "VARCHAR(32)",
+    "timezone": "VARCHAR(64) NOT NULL DEFAULT 'UTC'",
+}
+
+
+def _add_account_columns(db: SQLAlchemy) -> None:
+    """Give an older demo database the account columns it lacks."""
+    present = {column["name"] for column in inspect(db.engine).get_columns("accounts")}
+    with db.engine.begin() as connection:
+        for name, kind in ACCOUNT_COLUMNS.items():
+            if name not in present:
+                statement = f"ALTER TABLE accounts ADD COLUMN {name} {kind}"
+                connection.execute(sql(statement))
 
 
 @click.command("init-db")

@@ -19,6 +19,7 @@ from .contacts import (
 )
 from .errors import ConfigError, CurrencyMismatch, PayLinksError
 from .extension import PayLinks
+from .merchants import MerchantProfile
 from .money import Money
 
 __version__ = "0.1.0"
@@ -30,6 +31,7 @@ __all__ = [
     "ContactDirectory",
     "CurrencyMismatch",
     "InMemoryContactDirectory",
+    "MerchantProfile",
     "ModelSegments",
     "Money",
     "PayLinks",

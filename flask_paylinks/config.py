@@ -15,6 +15,7 @@ from typing import Any
 from babel import Locale, UnknownLocaleError
 
 from .errors import ConfigError
+from .merchants import zone_named
 from .money import is_currency
 
 
@@ -26,6 +27,16 @@ class ConfigKey:
     doc: str
 
 
+#: Said of the keys of features that have not landed yet.
+_NO_SMS_YET = (
+    "**Not yet used:** nothing in this version sends SMS (bulk sends and "
+    "Text-to-Pay are not built yet). "
+)
+_NO_EMAIL_YET = (
+    "**Not yet used:** nothing in this version sends email yet (bulk sends are "
+    "not built). "
+)
+
 DEFAULTS: dict[str, ConfigKey] = {
     # URLs
     "PAYLINKS_DASHBOARD_PREFIX": ConfigKey(
@@ -35,9 +46,14 @@ DEFAULTS: dict[str, ConfigKey] = {
         "/pay", "URL prefix of the public checkout pages (``/pay/<slug>``)."
     ),
     "PAYLINKS_WEBHOOK_PREFIX": ConfigKey(
-        "/paylinks/webhooks", "URL prefix of the gateway and SMS webhooks."
+        "/paylinks/webhooks",
+        "**Not yet used:** this version has no webhook endpoints. URL prefix the "
+        "gateway and SMS webhooks will have.",
     ),
-    "PAYLINKS_API_PREFIX": ConfigKey("/paylinks/api", "URL prefix of the JSON API."),
+    "PAYLINKS_API_PREFIX": ConfigKey(
+        "/paylinks/api",
+        "**Not yet used:** this version has no JSON API. URL prefix it will have.",
+    ),
     "PAYLINKS_PUBLIC_URL": ConfigKey(
         None,
         "Scheme and host customers reach the checkout on, e.g. "
@@ -78,25 +94,37 @@ DEFAULTS: dict[str, ConfigKey] = {
     "PAYLINKS_QUEUE_NAME": ConfigKey("paylinks", "Name of the RQ queue."),
     # Messaging
     "PAYLINKS_SMS_BACKEND": ConfigKey(
-        "console", "SMS sender: ``console`` (logs each message) or ``vonage``."
+        "console",
+        f"{_NO_SMS_YET}SMS sender: ``console`` (logs each message) or ``vonage``.",
     ),
-    "PAYLINKS_VONAGE_API_KEY": ConfigKey(None, "Vonage API key (SMS backend)."),
-    "PAYLINKS_VONAGE_API_SECRET": ConfigKey(None, "Vonage API secret (SMS backend)."),
+    "PAYLINKS_VONAGE_API_KEY": ConfigKey(
+        None, f"{_NO_SMS_YET}Vonage API key (SMS backend)."
+    ),
+    "PAYLINKS_VONAGE_API_SECRET": ConfigKey(
+        None, f"{_NO_SMS_YET}Vonage API secret (SMS backend)."
+    ),
     "PAYLINKS_SMS_FROM": ConfigKey(
-        None, "Sender id or number SMS are sent from; required with Vonage."
+        None,
+        f"{_NO_SMS_YET}Sender id or number SMS are sent from; required with Vonage.",
     ),
     "PAYLINKS_EMAIL_BACKEND": ConfigKey(
-        "console", "Email sender: ``console`` (logs each message) or ``smtp``."
+        "console",
+        f"{_NO_EMAIL_YET}Email sender: ``console`` (logs each message) or ``smtp``.",
     ),
-    "PAYLINKS_SMTP_HOST": ConfigKey("localhost", "SMTP server host."),
-    "PAYLINKS_SMTP_PORT": ConfigKey(25, "SMTP server port."),
-    "PAYLINKS_SMTP_USERNAME": ConfigKey(None, "SMTP user name, if it needs one."),
-    "PAYLINKS_SMTP_PASSWORD": ConfigKey(None, "SMTP password, if it needs one."),
+    "PAYLINKS_SMTP_HOST": ConfigKey("localhost", f"{_NO_EMAIL_YET}SMTP server host."),
+    "PAYLINKS_SMTP_PORT": ConfigKey(25, f"{_NO_EMAIL_YET}SMTP server port."),
+    "PAYLINKS_SMTP_USERNAME": ConfigKey(
+        None, f"{_NO_EMAIL_YET}SMTP user name, if it needs one."
+    ),
+    "PAYLINKS_SMTP_PASSWORD": ConfigKey(
+        None, f"{_NO_EMAIL_YET}SMTP password, if it needs one."
+    ),
     "PAYLINKS_SMTP_STARTTLS": ConfigKey(
-        False, "Upgrade the SMTP connection with STARTTLS."
+        False, f"{_NO_EMAIL_YET}Upgrade the SMTP connection with STARTTLS."
     ),
     "PAYLINKS_EMAIL_FROM": ConfigKey(
-        "payments@localhost", "The From address of the emails the extension sends."
+        "payments@localhost",
+        f"{_NO_EMAIL_YET}The From address of the emails the extension sends.",
     ),
     # Presentation
     "PAYLINKS_BASE_TEMPLATE": ConfigKey(
@@ -124,6 +152,28 @@ DEFAULTS: dict[str, ConfigKey] = {
     ),
     "PAYLINKS_LOGO_URL": ConfigKey(
         None, "Logo of a link that does not set its own (absolute https URL or path)."
+    ),
+    # Who is being paid (used when init_app gets no merchant_profile= hook)
+    "PAYLINKS_MERCHANT_NAME": ConfigKey(
+        None,
+        "The business name the checkout shows (title, header, receipt, the "
+        "no-longer-available page) when ``init_app`` gets no ``merchant_profile=``"
+        " hook. Unset: the pages name nobody.",
+    ),
+    "PAYLINKS_SUPPORT_EMAIL": ConfigKey(
+        None,
+        "Where customers write for help and to cancel a subscription, when there is "
+        "no ``merchant_profile=`` hook.",
+    ),
+    "PAYLINKS_SUPPORT_PHONE": ConfigKey(
+        None,
+        "A phone number customers may call, as it should be shown, when there is "
+        "no ``merchant_profile=`` hook.",
+    ),
+    "PAYLINKS_TIMEZONE": ConfigKey(
+        "UTC",
+        "IANA timezone (e.g. ``Europe/Berlin``) the dashboard shows dates in and "
+        "its date filters use, for merchants whose profile names none.",
     ),
     "PAYLINKS_PAGE_SIZE": ConfigKey(25, "Rows per page in the dashboard tables."),
     # Dashboard security headers
@@ -174,7 +224,9 @@ DEFAULTS: dict[str, ConfigKey] = {
     ),
     "PAYLINKS_RATELIMIT_ENABLED": ConfigKey(True, "Turn the rate limits on or off."),
     "PAYLINKS_SEND_BATCH_SIZE": ConfigKey(
-        100, "Recipients handled by one job of a bulk send."
+        100,
+        "**Not yet used:** bulk sends are not built yet. Recipients one job of a "
+        "bulk send will handle.",
     ),
     "PAYLINKS_CHECKOUT_CACHE_SECONDS": ConfigKey(
         10,
@@ -288,8 +340,10 @@ def validate(config: Mapping[str, Any], *, debug: bool, testing: bool) -> None:
         if not (debug or testing or config.get("PAYLINKS_ALLOW_SANDBOX")):
             raise ConfigError(
                 "PAYLINKS_GATEWAY='sandbox' takes no real payments and is refused "
-                "outside debug or testing. Set PAYLINKS_GATEWAY='stripe' for "
-                "production, or PAYLINKS_ALLOW_SANDBOX=True for a public demo."
+                "outside debug or testing. Set PAYLINKS_ALLOW_SANDBOX=True to run a "
+                "public demo on it. This version has no gateway that takes real "
+                "payments yet: the 'stripe' gateway cannot complete a checkout (see "
+                "the Gateways page of the docs)."
             )
     else:
         _require(config, "PAYLINKS_STRIPE_SECRET_KEY", "with PAYLINKS_GATEWAY='stripe'")
@@ -325,6 +379,13 @@ def validate(config: Mapping[str, Any], *, debug: bool, testing: bool) -> None:
         raise ConfigError(
             f"PAYLINKS_DEFAULT_CURRENCY={currency!r} is not an ISO 4217 code, "
             "e.g. 'USD'."
+        )
+
+    timezone = config.get("PAYLINKS_TIMEZONE")
+    if not isinstance(timezone, str) or zone_named(timezone) is None:
+        raise ConfigError(
+            f"PAYLINKS_TIMEZONE={timezone!r} is not an IANA timezone, "
+            "e.g. 'Europe/Berlin' or 'UTC'."
         )
 
     region = config.get("PAYLINKS_PHONE_REGION")

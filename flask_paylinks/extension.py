@@ -11,6 +11,7 @@ from flask import Blueprint, Flask
 from . import config as config_module
 from .contacts import ContactDirectory
 from .errors import ConfigError
+from .merchants import MerchantProfileLoader
 from .scoping import default_owner_loader
 
 if TYPE_CHECKING:
@@ -38,6 +39,7 @@ class PayLinksState:
     email: EmailSender
     jobs: JobQueue
     contact_url: ContactUrl | None = None
+    merchant_profile: MerchantProfileLoader | None = None
     forms: dict[str, type[Any]] = field(default_factory=dict)
     extras: dict[str, Any] = field(default_factory=dict)
 
@@ -65,6 +67,12 @@ class PayLinks:
         ``current_user.get_id()``.
     :param contact_url: given a contact id, the URL of that contact in the
         host's CRM, for links from the dashboard.
+    :param merchant_profile: given an owner id, a
+        :class:`~flask_paylinks.MerchantProfile`: the name, support email and
+        phone customers see on the checkout, and the timezone the dashboard
+        shows dates in. Default: the ``PAYLINKS_MERCHANT_NAME``,
+        ``PAYLINKS_SUPPORT_EMAIL``, ``PAYLINKS_SUPPORT_PHONE`` and
+        ``PAYLINKS_TIMEZONE`` settings, for every owner.
     :param forms: form classes to use in place of the extension's, by name
         (``"product"``, ``"coupon"``, ``"link"``, ``"checkout"``).
     :param gateway: a gateway object to use instead of the one
@@ -96,6 +104,7 @@ class PayLinks:
             "contacts",
             "owner_loader",
             "contact_url",
+            "merchant_profile",
             "forms",
             "gateway",
             "sms_sender",
@@ -113,6 +122,12 @@ class PayLinks:
         contacts = _check_contacts(opts.get("contacts"))
         owner_loader = _check_owner_loader(app, opts.get("owner_loader"))
         forms = dict(_check_forms(opts.get("forms") or {}))
+        merchant_profile = opts.get("merchant_profile")
+        if merchant_profile is not None and not callable(merchant_profile):
+            raise ConfigError(
+                "PayLinks merchant_profile= must be a callable taking an owner id "
+                "and returning a MerchantProfile."
+            )
 
         from .gateways import create_gateway
         from .messaging import create_email_sender, create_sms_sender
@@ -127,6 +142,7 @@ class PayLinks:
             email=opts.get("email_sender") or create_email_sender(app.config),
             jobs=JobQueue.from_config(app.config),
             contact_url=opts.get("contact_url"),
+            merchant_profile=merchant_profile,
             forms=forms,
         )
         app.extensions["paylinks"] = state

@@ -12,7 +12,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date
 from typing import Any
 
 from flask import current_app, url_for
@@ -23,6 +23,8 @@ from . import signals
 from .catalog import interval_label, like_pattern, products_by_id
 from .config import BUTTON_STYLES
 from .database import session
+from .localtime import end_of_day, start_of_day
+from .merchants import merchant_profile
 from .models import (
     Asset,
     LinkItem,
@@ -420,7 +422,8 @@ def public_url(link: PaymentLink) -> str:
 class LinkFilters:
     """What the links table is narrowed to and sorted by.
 
-    Dates are calendar days in UTC, both ends included.
+    Dates are calendar days in the merchant's timezone (their
+    :class:`~flask_paylinks.MerchantProfile`), both ends included.
     """
 
     search: str = ""
@@ -479,11 +482,12 @@ def filter_conditions(owner: str, filters: LinkFilters) -> list[ColumnElement[bo
         )
     if filters.source in SOURCES:
         conditions.append(PaymentLink.source == filters.source)
-    if filters.created_from:
-        start = datetime.combine(filters.created_from, time.min, UTC)
+    zone = merchant_profile(owner).zone
+    start = start_of_day(filters.created_from, zone)
+    if start is not None:
         conditions.append(PaymentLink.created_at >= start)
-    if filters.created_to:
-        end = datetime.combine(filters.created_to + timedelta(days=1), time.min, UTC)
+    end = end_of_day(filters.created_to, zone)
+    if end is not None:
         conditions.append(PaymentLink.created_at < end)
     return conditions
 

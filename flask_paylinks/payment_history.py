@@ -11,10 +11,13 @@ import io
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import UTC, tzinfo
 
 from sqlalchemy import func, select
 
 from .database import session
+from .localtime import local
+from .merchants import merchant_profile
 from .models import Payment, PaymentLink, PaymentState
 from .money import Money
 from .pagination import KeysetOrder, Page, keyset_page, keyset_select
@@ -132,8 +135,11 @@ def _cell(value: object) -> str:
 def payments_csv(owner: str, link: PaymentLink, *, batch: int = 1000) -> Iterator[str]:
     """The link's payments as CSV text, streamed a batch of rows at a time.
 
-    Cells that a spreadsheet would run as a formula are prefixed with ``'``.
+    Dates are in the merchant's timezone, which the first column's heading
+    names. Cells that a spreadsheet would run as a formula are prefixed with
+    ``'``.
     """
+    zone = merchant_profile(owner).zone
     buffer = io.StringIO()
     writer = csv.writer(buffer)
 
@@ -143,7 +149,7 @@ def payments_csv(owner: str, link: PaymentLink, *, batch: int = 1000) -> Iterato
         buffer.truncate()
         return text
 
-    writer.writerow(CSV_COLUMNS)
+    writer.writerow((f"Date ({zone.key})", *CSV_COLUMNS[1:]))
     yield flush()
     stmt = (
         owned(Payment, owner)
@@ -152,14 +158,14 @@ def payments_csv(owner: str, link: PaymentLink, *, batch: int = 1000) -> Iterato
         .execution_options(yield_per=batch)
     )
     for count, payment in enumerate(session().scalars(stmt), start=1):
-        writer.writerow([_cell(value) for value in csv_row(payment)])
+        writer.writerow([_cell(value) for value in csv_row(payment, tz=zone)])
         if count % batch == 0:
             yield flush()
     yield flush()
 
 
-def csv_row(payment: Payment) -> list[object]:
-    """One payment as the cells of :data:`CSV_COLUMNS`."""
+def csv_row(payment: Payment, *, tz: tzinfo = UTC) -> list[object]:
+    """One payment as the cells of :data:`CSV_COLUMNS`, its date in *tz*."""
     money: Callable[[int | None], str] = lambda amount: (  # noqa: E731
         "" if amount is None else f"{Money(amount, payment.currency).to_decimal():f}"
     )
@@ -172,7 +178,7 @@ def csv_row(payment: Payment) -> list[object]:
             else f"{count} {payment.recurring_interval}s"
         )
     return [
-        payment.created_at.strftime("%Y-%m-%d %H:%M:%S"),
+        local(payment.created_at, tz).strftime("%Y-%m-%d %H:%M:%S"),
         payment.reference,
         payment.state,
         money(payment.amount_total),

@@ -105,8 +105,11 @@ def test_sandbox_is_refused_in_production_unless_allowed() -> None:
             app, db=db, contacts=InMemoryContactDirectory(), owner_loader=lambda: "1"
         )
 
-    with pytest.raises(ConfigError, match="PAYLINKS_ALLOW_SANDBOX"):
+    with pytest.raises(ConfigError, match="PAYLINKS_ALLOW_SANDBOX") as refused:
         mount(TESTING=False)
+    # Stripe cannot complete a checkout yet: the message must not send people there.
+    assert "PAYLINKS_GATEWAY='stripe' for production" not in str(refused.value)
+    assert "no gateway that takes real payments yet" in str(refused.value)
     mount(TESTING=False, PAYLINKS_ALLOW_SANDBOX=True)
 
 

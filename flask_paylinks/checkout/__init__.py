@@ -19,4 +19,8 @@ def html_lang() -> str:
 blueprint.add_app_template_global(csp_nonce, "paylinks_csp_nonce")
 blueprint.add_app_template_global(html_lang, "paylinks_html_lang")
 
+from .rendering import next_charge  # noqa: E402
+
+blueprint.add_app_template_global(next_charge, "paylinks_next_charge")
+
 from . import views  # noqa: E402, F401  (registers the routes)

@@ -13,15 +13,18 @@ import threading
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from functools import lru_cache
 from typing import Any
 
-from flask import Flask, current_app, render_template, url_for
+from babel.dates import format_date
+from flask import Flask, current_app, render_template, request, url_for
 
 from .. import signals
 from ..config import BUTTON_STYLES
-from ..models import PaymentLink, utcnow
+from ..localtime import add_interval, local_day, today
+from ..merchants import MerchantProfile, merchant_profile, zone_named
+from ..models import Payment, PaymentLink, utcnow
 from ..pricing import (
     Choices,
     Offer,
@@ -76,6 +79,8 @@ class Branding:
     ink: str
     button_style: str
     logo_url: str | None
+    #: Who is being paid: the name, support contacts and timezone of the owner.
+    merchant: MerchantProfile
 
 
 @lru_cache(maxsize=512)
@@ -114,6 +119,7 @@ def branding(link: PaymentLink) -> Branding:
         ink=ink,
         button_style=style or config["PAYLINKS_BUTTON_STYLE"],
         logo_url=logo_url(link),
+        merchant=merchant_profile(link.owner_id),
     )
 
 
@@ -150,6 +156,90 @@ def then_text(recurring: RecurringCharge | None, currency: str) -> str:
     count = periods * max(1, recurring.interval_count)
     more = f"{count} more {unit}{'' if count == 1 else 's'}"
     return f"{cut} for {more}, then {full}"
+
+
+def _every(interval: str, count: int) -> str:
+    """``every month``, ``every 3 months``."""
+    unit = _SINGULAR.get(interval, interval)
+    return f"every {unit}" if count <= 1 else f"every {count} {unit}s"
+
+
+def long_date(day: date) -> str:
+    """*day* written out in the configured locale: ``November 27, 2026``."""
+    locale = current_app.config["PAYLINKS_LOCALE"]
+    return str(format_date(day, format="long", locale=locale))
+
+
+def consent_text(shown: Quote | None, day: date) -> str:
+    """What the customer agrees to be charged, as one sentence.
+
+    For a subscription: ``By paying you agree to be charged $49.00 today,
+    November 27, 2026, and $49.00 every month after that until you cancel.``
+    (a coupon with a duration names both later amounts); for a one-time
+    purchase ``You are charged once.``
+    """
+    if shown is None or shown.recurring is None:
+        return "You are charged once."
+    recurring = shown.recurring
+    currency = shown.currency
+    every = _every(recurring.interval, recurring.interval_count)
+    now = f"{total_text(shown)} today, {long_date(day)}"
+    full = format_money(recurring.amount, currency)
+    periods = recurring.discount_periods
+    if recurring.discount and periods is None:
+        later = f"{format_money(recurring.discounted_amount, currency)} {every}"
+        return (
+            f"By paying you agree to be charged {now}, and {later} after that "
+            "until you cancel."
+        )
+    if recurring.discount and periods:
+        unit = _SINGULAR.get(recurring.interval, recurring.interval)
+        count = periods * max(1, recurring.interval_count)
+        span = f"the next {count} {unit}s" if count > 1 else f"the next {unit}"
+        cut = format_money(recurring.discounted_amount, currency)
+        return (
+            f"By paying you agree to be charged {now}, {cut} {every} for {span}, "
+            f"and {full} {every} after that until you cancel."
+        )
+    return (
+        f"By paying you agree to be charged {now}, and {full} {every} after that "
+        "until you cancel."
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class NextCharge:
+    """The next charge of a subscription: how much, and on which day."""
+
+    amount: int
+    currency: str
+    on: date
+
+    @property
+    def text(self) -> str:
+        """``$49.00 on December 27, 2026``."""
+        return f"{format_money(self.amount, self.currency)} on {long_date(self.on)}"
+
+
+def next_charge(payment: Payment, merchant: MerchantProfile) -> NextCharge | None:
+    """When a subscription payment charges next, in the merchant's calendar.
+
+    ``None`` for a one-time payment, or one that is not paid (or was refunded).
+    """
+    recurring = (payment.snapshot or {}).get("recurring")
+    if not isinstance(recurring, dict) or payment.state != "succeeded":
+        return None
+    try:
+        charge = RecurringCharge(**recurring)
+        paid = payment.succeeded_at or payment.created_at
+        on = add_interval(
+            local_day(paid, merchant.zone), charge.interval, charge.interval_count
+        )
+    except (TypeError, ValueError, OverflowError):
+        return None
+    discounted = charge.discount and charge.discount_periods != 0
+    amount = charge.discounted_amount if discounted else charge.amount
+    return NextCharge(amount, payment.currency, on)
 
 
 def total_text(shown: Quote) -> str:
@@ -258,6 +348,7 @@ def render_checkout_page(
     context.setdefault("notice", None)
     has_slug = bool(link.slug)
     locale = current_app.config["PAYLINKS_LOCALE"]
+    brand = branding(link)
     return render_template(
         PAGE_TEMPLATE,
         link=link,
@@ -267,7 +358,9 @@ def render_checkout_page(
         form=form,
         card_form=card_form,
         errors=errors,
-        brand=branding(link),
+        brand=brand,
+        merchant=brand.merchant,
+        consent=consent_text(shown, today(brand.merchant.zone)),
         preview=preview,
         test_mode=bool(getattr(gateway, "test_mode", False)),
         gateway_name=getattr(gateway, "name", ""),
@@ -286,12 +379,26 @@ def render_checkout_page(
     )
 
 
-def render_summary(shown: Quote | None) -> str:
-    """The order summary alone, for the page script to swap in."""
+def render_summary(shown: Quote | None, link: PaymentLink | None = None) -> str:
+    """The order summary alone, for the page script to swap in.
+
+    It carries the payment terms too (in an inert ``<template>``), which the
+    script moves beside the Pay button. Without *link*, the link is the one
+    the request's ``slug`` names.
+    """
+    if link is None:
+        from ..links import find_by_slug
+
+        slug = (request.view_args or {}).get("slug")
+        link = find_by_slug(slug) if slug else None
+    merchant = merchant_profile(link.owner_id if link is not None else None)
     return render_template(
         "paylinks/checkout/_summary.html",
         quote=shown,
         then_text=then_text(shown.recurring, shown.currency) if shown else "",
+        merchant=merchant,
+        consent=consent_text(shown, today(merchant.zone)),
+        with_terms=True,
     )
 
 
@@ -325,11 +432,14 @@ class PageCache:
         self._lock = threading.Lock()
 
     def get(self, slug: str) -> CachedPage | None:
-        """The page of *slug*, unless it has expired (or its link has)."""
+        """The page of *slug*, unless it has expired (or its link has), or
+        the merchant's day it was drawn on (its terms name the date) is over."""
         found = self._pages.get(slug)
         if found is None or found.until < time.monotonic():
             return None
         if found.link_expires_at is not None and found.link_expires_at <= utcnow():
+            return None
+        if found.day is not None and today(zone_named(found.timezone)) != found.day:
             return None
         return found
 
@@ -353,6 +463,9 @@ class CachedPage:
     html: str
     until: float
     link_expires_at: datetime | None
+    #: The merchant's date the page was drawn on, and their timezone.
+    day: date | None = None
+    timezone: str = "UTC"
 
     def fill(self, attempt: str) -> str:
         """The page for one response: its nonce, attempt and CSRF token."""
@@ -405,7 +518,14 @@ def customer_page(link: PaymentLink, *, attempt: str, recipient: str = "") -> st
         page_nonce=NONCE_MARK,
         csrf_marker=CSRF_MARK if csrf else None,
     )
-    page = CachedPage(html, time.monotonic() + cache.seconds, link.expires_at)
+    zone = merchant_profile(link.owner_id).zone
+    page = CachedPage(
+        html,
+        time.monotonic() + cache.seconds,
+        link.expires_at,
+        day=today(zone),
+        timezone=zone.key,
+    )
     cache.put(link.slug, page)
     return page.fill(attempt)
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from dataclasses import replace
 from typing import Any
 
 from flask import abort, current_app, redirect, render_template, request, url_for
@@ -11,6 +11,7 @@ from werkzeug.wrappers import Response as BaseResponse
 from .. import catalog
 from .. import coupons as coupon_service
 from ..database import session
+from ..localtime import end_of_day, last_day, local_day, start_of_day
 from ..models import Coupon
 from ..scoping import current_owner
 from ..templating import format_day
@@ -71,10 +72,7 @@ def _validity(coupon: Coupon) -> str:
     """``Always``, ``From Mar 1, 2026``, ``Until Mar 31, 2026`` or both ends."""
     start = format_day(coupon.valid_from) if coupon.valid_from else None
     # valid_until is the first moment it stops working: show the last day.
-    last = (
-        coupon.valid_until - timedelta(microseconds=1) if coupon.valid_until else None
-    )
-    end = format_day(last) if last else None
+    end = format_day(last_day(coupon.valid_until)) if coupon.valid_until else None
     if start and end:
         return f"{start} to {end}"
     if start:
@@ -114,7 +112,12 @@ def _render(owner: str, form: CouponForm, coupon: Coupon | None) -> str:
 
 def _save(owner: str, form: CouponForm, coupon: Coupon | None) -> Coupon | None:
     valid = form.validate()
-    data = form.to_data()
+    # The days picked are the merchant's days, in the merchant's timezone.
+    data = replace(
+        form.to_data(),
+        valid_from=start_of_day(form.valid_from.data),
+        valid_until=end_of_day(form.valid_until.data),
+    )
     shape_errors = any(field.errors for field in form)
     errors = coupon_service.check_coupon(owner, data, existing=coupon)
     if not valid or shape_errors or errors:
@@ -154,6 +157,12 @@ def coupon_edit(coupon_id: int) -> Page | BaseResponse:
     form = form_class("coupon", CouponForm)()
     if request.method == "GET":
         form.fill_from(coupon)
+        form.valid_from.data = (
+            local_day(coupon.valid_from) if coupon.valid_from else None
+        )
+        form.valid_until.data = (
+            last_day(coupon.valid_until) if coupon.valid_until else None
+        )
     form.products.choices = _product_choices(owner, form.products.data or [])
     if request.method == "POST":
         saved = _save(owner, form, coupon)

@@ -97,6 +97,8 @@ def test_paying_never_trusts_a_cached_page(
         assert row is not None
         row.status = LinkStatus.INACTIVE  # no signal: the cache still has the page
         crm_a.db.session.commit()
+    # A real request starts with a fresh session (see rename_product).
+    crm_a.db.session.expire_all()
     assert client.get(f"/pay/{link.slug}").status_code == 200
     assert client.post(f"/pay/{link.slug}", data=data).status_code == 410
     assert shop.payments() == []

@@ -14,7 +14,12 @@ from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import Boolean, Column, ForeignKey, Integer, String, Table
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-from flask_paylinks import ModelSegments, PayLinks, SQLAlchemyContactDirectory
+from flask_paylinks import (
+    MerchantProfile,
+    ModelSegments,
+    PayLinks,
+    SQLAlchemyContactDirectory,
+)
 
 
 class HostBase(DeclarativeBase):
@@ -95,6 +100,22 @@ def contact_directory() -> SQLAlchemyContactDirectory:
     )
 
 
+#: Each account's profile, by owner id; a test may change or remove one.
+MERCHANTS: dict[str, MerchantProfile] = {
+    "1": MerchantProfile(
+        name="Acme Fitness",
+        support_email="help@acme.test",
+        support_phone="+1 555 0100",
+    ),
+    "2": MerchantProfile(name="Globex Design", support_email="hello@globex.test"),
+}
+
+
+def merchant_profile(owner: str) -> MerchantProfile | None:
+    """Host A's accounts as the checkout names them."""
+    return MERCHANTS.get(owner)
+
+
 def create_app(database_url: str, **config: Any) -> Flask:
     """Host A with PayLinks mounted through the public contract."""
     app = Flask(__name__)
@@ -113,6 +134,7 @@ def create_app(database_url: str, **config: Any) -> Flask:
         db=db,
         contacts=contact_directory(),
         owner_loader=lambda: _current_account(),
+        merchant_profile=merchant_profile,
     )
 
     @app.get("/login/<int:user_id>")

@@ -63,6 +63,10 @@
     }).then(function (data) {
       if (mine !== pending) { return; }
       summary.innerHTML = data.summary;
+      // The summary carries the terms for the new total; they go by the Pay button.
+      var nextTerms = summary.querySelector("template[data-terms]");
+      var terms = document.getElementById("pl-terms");
+      if (nextTerms && terms) { terms.innerHTML = nextTerms.innerHTML; }
       payButton.textContent = data.pay_label;
       agreed.value = data.terms;
       var fields = form.querySelectorAll("[data-quote], #coupon");

@@ -1,0 +1,99 @@
+"""The README's and the quickstart's app run as written."""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+from flask_login import FlaskLoginClient
+
+from flask_paylinks import migrate
+from flask_paylinks.links import new_slug
+from flask_paylinks.models import LinkItem, PaymentLink, Product
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def readme_app() -> str:
+    blocks = re.findall(r"```python\n(.*?)```", (ROOT / "README.md").read_text(), re.S)
+    return next(block for block in blocks if "paylinks.init_app" in block)
+
+
+def quickstart_app() -> str:
+    text = (ROOT / "docs" / "quickstart.rst").read_text()
+    found = re.search(r"\.\. code-block:: python\n\n((?:    .*\n|\n)+)", text)
+    assert found is not None
+    return "\n".join(line.removeprefix("    ") for line in found.group(1).splitlines())
+
+
+def load(source: str, where: Path) -> ModuleType:
+    path = where / "crm.py"
+    path.write_text(source)
+    spec = importlib.util.spec_from_file_location("crm", path)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["crm"] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize(
+    "source", [readme_app, quickstart_app], ids=["readme", "quickstart"]
+)
+def test_the_documented_app_runs(
+    source: object, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FLASK_SECRET_KEY", "docs-example")
+    monkeypatch.setenv("FLASK_DEBUG", "true")
+    monkeypatch.setenv("FLASK_SQLALCHEMY_DATABASE_URI", f"sqlite:///{tmp_path}/crm.db")
+    monkeypatch.setenv("FLASK_PAYLINKS_RATELIMIT_ENABLED", "false")
+    try:
+        crm = load(source(), tmp_path)  # type: ignore[operator]
+        app = crm.create_app()
+        app.test_client_class = FlaskLoginClient
+        with app.app_context():
+            crm.db.create_all()
+            migrate.upgrade(crm.db.engine)
+            account = crm.Account(
+                name="Acme Fitness",
+                support_email="help@acme.test",
+                timezone="Europe/Berlin",
+            )
+            crm.db.session.add(account)
+            crm.db.session.flush()
+            user = crm.User(account_id=account.id)
+            product = Product(
+                owner_id=str(account.id), name="Class", unit_amount=2500, currency="USD"
+            )
+            link = PaymentLink(
+                owner_id=str(account.id), slug=new_slug(), name="Spring", currency="USD"
+            )
+            link.items.append(
+                LinkItem(owner_id=str(account.id), product=product, position=0)
+            )
+            crm.db.session.add_all([user, link])
+            crm.db.session.commit()
+            slug = link.slug
+            user_id = user.id
+        anonymous = app.test_client()
+        # An anonymous visitor is sent to the login page, not shown a 500 ...
+        response = anonymous.get("/paylinks/")
+        assert response.status_code == 302
+        assert response.headers["Location"].startswith("/login")
+        # ... and pays on a checkout that says whom.
+        page = anonymous.get(f"/pay/{slug}")
+        assert page.status_code == 200
+        assert "<title>Checkout · Acme Fitness</title>" in page.text
+        with app.app_context():
+            user = crm.db.session.get(crm.User, user_id)
+            merchant = app.test_client(user=user)
+            assert merchant.get("/paylinks/").status_code == 200
+            crm.db.session.remove()
+            crm.db.engine.dispose()
+    finally:
+        sys.modules.pop("crm", None)
