@@ -131,7 +131,8 @@ def reconcile(older_than: int | None) -> None:
     from datetime import timedelta
 
     from .payments import abandon_stale, pending_followups
-    from .tasks import payment_followup, run_guarded
+    from .receipts import pending_receipts
+    from .tasks import payment_followup, payment_receipt, run_guarded
 
     age = None if older_than is None else timedelta(seconds=older_than)
     count = abandon_stale(older_than=age)
@@ -139,3 +140,6 @@ def reconcile(older_than: int | None) -> None:
     due = pending_followups()
     done = sum(run_guarded(payment_followup, payment_id) for payment_id in due)
     click.echo(f"{done} of {len(due)} unfinished follow-ups completed.")
+    unsent = pending_receipts()
+    sent = sum(run_guarded(payment_receipt, payment_id) for payment_id in unsent)
+    click.echo(f"{sent} of {len(unsent)} unsent receipts sent.")

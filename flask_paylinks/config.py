@@ -32,10 +32,7 @@ _NO_SMS_YET = (
     "**Not yet used:** nothing in this version sends SMS (bulk sends and "
     "Text-to-Pay are not built yet). "
 )
-_NO_EMAIL_YET = (
-    "**Not yet used:** nothing in this version sends email yet (bulk sends are "
-    "not built). "
-)
+_EMAIL_USE = "Used for customers' receipts (bulk sends by email are not built yet). "
 
 DEFAULTS: dict[str, ConfigKey] = {
     # URLs
@@ -109,22 +106,22 @@ DEFAULTS: dict[str, ConfigKey] = {
     ),
     "PAYLINKS_EMAIL_BACKEND": ConfigKey(
         "console",
-        f"{_NO_EMAIL_YET}Email sender: ``console`` (logs each message) or ``smtp``.",
+        f"{_EMAIL_USE}Email sender: ``console`` (logs each message) or ``smtp``.",
     ),
-    "PAYLINKS_SMTP_HOST": ConfigKey("localhost", f"{_NO_EMAIL_YET}SMTP server host."),
-    "PAYLINKS_SMTP_PORT": ConfigKey(25, f"{_NO_EMAIL_YET}SMTP server port."),
+    "PAYLINKS_SMTP_HOST": ConfigKey("localhost", f"{_EMAIL_USE}SMTP server host."),
+    "PAYLINKS_SMTP_PORT": ConfigKey(25, f"{_EMAIL_USE}SMTP server port."),
     "PAYLINKS_SMTP_USERNAME": ConfigKey(
-        None, f"{_NO_EMAIL_YET}SMTP user name, if it needs one."
+        None, f"{_EMAIL_USE}SMTP user name, if it needs one."
     ),
     "PAYLINKS_SMTP_PASSWORD": ConfigKey(
-        None, f"{_NO_EMAIL_YET}SMTP password, if it needs one."
+        None, f"{_EMAIL_USE}SMTP password, if it needs one."
     ),
     "PAYLINKS_SMTP_STARTTLS": ConfigKey(
-        False, f"{_NO_EMAIL_YET}Upgrade the SMTP connection with STARTTLS."
+        False, f"{_EMAIL_USE}Upgrade the SMTP connection with STARTTLS."
     ),
     "PAYLINKS_EMAIL_FROM": ConfigKey(
         "payments@localhost",
-        f"{_NO_EMAIL_YET}The From address of the emails the extension sends.",
+        f"{_EMAIL_USE}The From address of the emails the extension sends.",
     ),
     # Presentation
     "PAYLINKS_BASE_TEMPLATE": ConfigKey(

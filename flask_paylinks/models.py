@@ -482,6 +482,8 @@ class Payment(Timestamps, Base):
     followup_attempts: Mapped[int] = mapped_column(
         Integer, default=0, server_default="0"
     )
+    #: When the receipt email was handed to the email sender.
+    receipt_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     link: Mapped[PaymentLink | None] = relationship()
 

@@ -700,7 +700,7 @@ def _after_transition(payment: Payment, entered: list[PaymentState]) -> None:
     follow-up that fails is logged (and the follow-up retried by the
     worker), never shown to the customer as an error.
     """
-    from .tasks import payment_followup
+    from .tasks import payment_followup, payment_receipt
 
     state = current_app.extensions["paylinks"]
     app = current_app._get_current_object()  # type: ignore[attr-defined]
@@ -710,6 +710,11 @@ def _after_transition(payment: Payment, entered: list[PaymentState]) -> None:
                 payment_followup,
                 payment.id,
                 job_id=f"paylinks-payment-followup-{payment.id}",
+            )
+            state.jobs.enqueue(
+                payment_receipt,
+                payment.id,
+                job_id=f"paylinks-payment-receipt-{payment.id}",
             )
         elif new_state is PaymentState.FAILED:
             signals.send_guarded(signals.payment_failed, app, payment=payment)

@@ -130,3 +130,13 @@ def current_jobs() -> JobQueue:
     """The job queue of the current app."""
     jobs: JobQueue = current_app.extensions["paylinks"].jobs
     return jobs
+
+
+def payment_receipt(payment_id: int) -> bool:
+    """Email the customer the receipt of a succeeded payment, once.
+
+    See :func:`flask_paylinks.receipts.send_receipt`.
+    """
+    from .receipts import send_receipt
+
+    return send_receipt(payment_id)

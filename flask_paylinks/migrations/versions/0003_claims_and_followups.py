@@ -11,6 +11,7 @@
   from the CRM's contact, kept for the merchant instead of overwriting it.
 - ``paylinks_payments.followed_up_at`` / ``followup_attempts``: whether
   ``payment_succeeded`` reached every receiver.
+- ``paylinks_payments.receipt_sent_at``: the customer's receipt email left.
 
 Existing pending payments keep the coupon and link claims they hold.
 
@@ -59,6 +60,7 @@ def upgrade() -> None:
         )
         batch.add_column(sa.Column("contact_changes", DOCUMENT))
         batch.add_column(sa.Column("followed_up_at", sa.DateTime(timezone=True)))
+        batch.add_column(sa.Column("receipt_sent_at", sa.DateTime(timezone=True)))
         batch.add_column(
             sa.Column(
                 "followup_attempts", sa.Integer(), server_default="0", nullable=False
@@ -80,12 +82,18 @@ def upgrade() -> None:
         "UPDATE paylinks_payments SET followed_up_at = succeeded_at"
         " WHERE contact_id IS NOT NULL"
     )
+    # Payments from before receipts were sent are not sent one now.
+    op.execute(
+        "UPDATE paylinks_payments SET receipt_sent_at = succeeded_at"
+        " WHERE state IN ('succeeded', 'refunded')"
+    )
 
 
 def downgrade() -> None:
     """Undo this revision."""
     with op.batch_alter_table("paylinks_payments") as batch:
         batch.drop_column("followup_attempts")
+        batch.drop_column("receipt_sent_at")
         batch.drop_column("followed_up_at")
         batch.drop_column("contact_changes")
         batch.drop_column("holds_link")
