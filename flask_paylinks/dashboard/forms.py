@@ -11,7 +11,7 @@ their fields.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -39,6 +39,7 @@ from wtforms.widgets import CheckboxInput, HiddenInput, ListWidget
 
 from ..coupons import CouponData
 from ..links import ItemData, LinkData
+from ..localtime import end_of_day, start_of_day
 from ..models import Coupon, CouponDuration, ProductKind
 from ..money import Money, is_currency, parse_decimal
 from ..validation import INT32_MAX, INT64_MAX
@@ -151,16 +152,6 @@ def _ensure_choice(field: SelectField, value: str | None) -> None:
     """Offer *value* too when it is a real currency missing from the list."""
     if value and is_currency(value) and value not in {c[0] for c in field.choices}:
         field.choices = [*field.choices, *options((value, value))]
-
-
-def start_of_day(day: date | None) -> datetime | None:
-    """Midnight UTC at the start of *day*."""
-    return datetime.combine(day, time.min, UTC) if day else None
-
-
-def end_of_day(day: date | None) -> datetime | None:
-    """Midnight UTC after *day*: dates the merchant picks are inclusive."""
-    return datetime.combine(day + timedelta(days=1), time.min, UTC) if day else None
 
 
 def parse_amount(field: Field, currency: str | None) -> int | None:

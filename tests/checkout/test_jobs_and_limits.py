@@ -50,7 +50,8 @@ def test_follow_up_runs_on_a_real_worker(
     assert payment.state == "succeeded"
     assert payment.contact_id is None
     assert shop.customers() == []
-    assert Redis.from_url(redis_url).llen("rq:queue:paylinks") == 1
+    # The follow-up and the receipt email.
+    assert Redis.from_url(redis_url).llen("rq:queue:paylinks") == 2
 
     factory = (
         f"tests.hosts.crm_a:create_app({database_url!r}, "
