@@ -567,6 +567,72 @@ class GatewayEvent(Base):
     processed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
+class OutboxState(enum.StrEnum):
+    """Where a follow-up of the outbox is."""
+
+    PENDING = "pending"
+    RUNNING = "running"
+    DONE = "done"
+    PARKED = "parked"
+
+
+class OutboxItem(Base):
+    """One follow-up owed after a change: written in the change's transaction.
+
+    ``kind`` names the handler (``payment.followup``, ``payment.receipt``) and
+    ``subject_id`` the row it works on; the pair is unique, so a change that
+    is applied twice owes its follow-ups once. A runner claims the item
+    (``running`` with a lease), and marks it ``done`` in the same transaction
+    as its effect; a sweeper hands out again what is due and not done, so a
+    lost queue or a killed worker loses nothing.
+    """
+
+    __tablename__ = "paylinks_outbox"
+    __table_args__ = (
+        UniqueConstraint("kind", "subject_id"),
+        CheckConstraint(f"state IN ({_values(OutboxState)})", name="state"),
+        Index(None, "state", "run_after"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    owner_id: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(32))
+    subject_id: Mapped[int] = mapped_column(BigInteger)
+    state: Mapped[str] = mapped_column(String(16), default=OutboxState.PENDING)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    #: Not run before this time (back-off after a failure).
+    run_after: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    #: When it was last handed to the queue (or run inline).
+    dispatched_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    #: A running item whose lease has passed is taken to be lost (worker died).
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    #: Names the claim of one run, so a late runner cannot mark another's run.
+    claim: Mapped[str | None] = mapped_column(String(32))
+    last_error: Mapped[str | None] = mapped_column(String(1000))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    done_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class ContactClaim(Base):
+    """Which contact an email is, per owner: one contact per email, on any database.
+
+    Upserting the contact of a payment first inserts this row; the unique
+    (owner, email) makes a concurrent upsert of the same new email wait for,
+    or fail against, the first, and then find the contact it made, without
+    asking the host for a constraint on its own table.
+    """
+
+    __tablename__ = "paylinks_contact_claims"
+    __table_args__ = (UniqueConstraint("owner_id", "email_key"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    owner_id: Mapped[str] = mapped_column(String(64))
+    #: The email, stripped and lower-cased.
+    email_key: Mapped[str] = mapped_column(String(320))
+    contact_id: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
 #: Every model that carries ``owner_id``, for the scoping tests and helpers.
 OWNED_MODELS: tuple[type[Base], ...] = (
     Product,
@@ -578,4 +644,6 @@ OWNED_MODELS: tuple[type[Base], ...] = (
     Payment,
     Send,
     Recipient,
+    OutboxItem,
+    ContactClaim,
 )
