@@ -122,24 +122,30 @@ def worker(burst: bool) -> None:
     help="Seconds a payment may stay pending (default PAYLINKS_PENDING_TIMEOUT).",
 )
 def reconcile(older_than: int | None) -> None:
-    """Abandon payments left pending too long; finish follow-ups that failed.
+    """Run the sweeper once: owed follow-ups, then payments left pending.
 
-    Abandoned payments give back the coupon redemption and single-use link
-    they held. Succeeded payments whose follow-up (the contact link and
-    ``payment_succeeded``) did not finish are followed up again.
+    Hands out again every follow-up that is due and not done (run here when
+    there is no Redis), and marks payments left pending too long abandoned,
+    giving back the coupon redemption and single-use link they held. The
+    worker does the same every ``PAYLINKS_SWEEP_SECONDS``.
     """
     from datetime import timedelta
 
-    from .payments import abandon_stale, pending_followups
-    from .receipts import pending_receipts
-    from .tasks import payment_followup, payment_receipt, run_guarded
+    from .outbox import sweep
+    from .payments import abandon_stale
 
-    age = None if older_than is None else timedelta(seconds=older_than)
-    count = abandon_stale(older_than=age)
-    click.echo(f"{count} pending payment{'' if count == 1 else 's'} marked abandoned.")
-    due = pending_followups()
-    done = sum(run_guarded(payment_followup, payment_id) for payment_id in due)
-    click.echo(f"{done} of {len(due)} unfinished follow-ups completed.")
-    unsent = pending_receipts()
-    sent = sum(run_guarded(payment_receipt, payment_id) for payment_id in unsent)
-    click.echo(f"{sent} of {len(unsent)} unsent receipts sent.")
+    if older_than is not None:
+        count = abandon_stale(older_than=timedelta(seconds=older_than))
+        click.echo(f"{count} pending payment{'' if count == 1 else 's'} abandoned.")
+    result = sweep()
+    click.echo(
+        f"{result.dispatched} follow-up{'' if result.dispatched == 1 else 's'} "
+        f"handed out again; {result.abandoned} pending payment"
+        f"{'' if result.abandoned == 1 else 's'} abandoned."
+    )
+    if result.parked:
+        click.echo(
+            f"{result.parked} follow-up{'' if result.parked == 1 else 's'} parked "
+            "after repeated failures: see the log and paylinks_outbox.last_error.",
+            err=True,
+        )

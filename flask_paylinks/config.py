@@ -89,6 +89,27 @@ DEFAULTS: dict[str, ConfigKey] = {
         "inline in the request and rate limits are kept in memory.",
     ),
     "PAYLINKS_QUEUE_NAME": ConfigKey("paylinks", "Name of the RQ queue."),
+    "PAYLINKS_SWEEP_SECONDS": ConfigKey(
+        10,
+        "How often ``flask paylinks worker`` runs the sweeper: it hands out "
+        "again follow-ups that are due and not done (a lost queue, a killed "
+        "worker) and settles payments left pending.",
+    ),
+    "PAYLINKS_OUTBOX_LEASE_SECONDS": ConfigKey(
+        30,
+        "How long a running follow-up may take before it is taken to be lost "
+        "(its worker died) and run again. Longer than any one follow-up runs.",
+    ),
+    "PAYLINKS_OUTBOX_REDISPATCH_SECONDS": ConfigKey(
+        30,
+        "How long a follow-up handed to the queue may wait there before the "
+        "sweeper hands it out again (the queue may have lost it).",
+    ),
+    "PAYLINKS_OUTBOX_MAX_ATTEMPTS": ConfigKey(
+        8,
+        "Runs of a failing follow-up (5 s, 10 s, 20 s … apart, at most 10 "
+        "min) before it is parked and logged as an error for a person.",
+    ),
     # Messaging
     "PAYLINKS_SMS_BACKEND": ConfigKey(
         "console",
@@ -234,7 +255,9 @@ DEFAULTS: dict[str, ConfigKey] = {
     "PAYLINKS_PENDING_TIMEOUT": ConfigKey(
         3600,
         "Seconds a started but unfinished payment holds its coupon redemption; "
-        "after that ``flask paylinks reconcile`` marks it abandoned (failed).",
+        "after that the sweeper (the worker, or ``flask paylinks reconcile``) "
+        "marks it abandoned (failed). A gateway that knows sooner that a "
+        "payment can no longer finish (the sandbox: after 2 minutes) says so.",
     ),
 }
 
@@ -398,6 +421,10 @@ def validate(config: Mapping[str, Any], *, debug: bool, testing: bool) -> None:
         "PAYLINKS_LOGO_MAX_BYTES",
         "PAYLINKS_SEND_BATCH_SIZE",
         "PAYLINKS_PENDING_TIMEOUT",
+        "PAYLINKS_SWEEP_SECONDS",
+        "PAYLINKS_OUTBOX_LEASE_SECONDS",
+        "PAYLINKS_OUTBOX_REDISPATCH_SECONDS",
+        "PAYLINKS_OUTBOX_MAX_ATTEMPTS",
     ):
         _positive_int(config, key)
     if config.get("PAYLINKS_MAX_CONTENT_LENGTH") is not None:

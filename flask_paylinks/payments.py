@@ -14,16 +14,16 @@ The life of a payment:
    applied once (``GatewayEvent`` is unique on gateway and event id), and
    pending -> succeeded | failed happens once whatever the order or number
    of reports; a succeeded payment never goes back to failed.
-3. On success the coupon's redemption is counted, and a job
-   (:func:`flask_paylinks.tasks.payment_followup`) upserts the contact, links
-   the payment to it and sends ``payment_succeeded``.
+3. On success the coupon's redemption is counted and, in the same
+   transaction, the follow-ups are owed as outbox rows
+   (:mod:`flask_paylinks.outbox`): :func:`follow_up_success` upserts the
+   contact, links the payment to it and sends ``payment_succeeded``; the
+   receipt is emailed (:mod:`flask_paylinks.receipts`).
 
-Coupon limits hold under concurrent checkouts: starting a checkout with a
-coupon locks the coupon row (``SELECT ... FOR UPDATE``) and counts
-redemptions plus the pending payments that hold it (reservations) before the
-new pending payment is committed. Reservations older than
-``PAYLINKS_PENDING_TIMEOUT`` no longer count; ``flask paylinks reconcile``
-marks such payments abandoned.
+Limits hold under concurrent checkouts on every database: starting a
+checkout claims the coupon redemption and the single-use link with
+conditional UPDATEs (:mod:`flask_paylinks.limits`) in the pending payment's
+transaction; a payment that fails or is abandoned gives them back, once.
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.attributes import set_committed_value
 
-from . import signals
+from . import outbox, signals
 from .contacts import Address, Contact, differences
 from .database import session
 from .errors import PayLinksError
@@ -56,6 +56,7 @@ from .gateways.base import (
 from .gateways.sandbox import SandboxGateway
 from .limits import claim, release
 from .models import (
+    ContactClaim,
     Coupon,
     GatewayEvent,
     LinkStatus,
@@ -544,9 +545,25 @@ def apply_update(gateway_name: str, update: PaymentUpdate) -> Payment | None:
     event.payment_id = payment.id
     event.processed_at = now
     changes = _transition(payment, update, now)
+    owed = _owe_followups(payment, changes, now)
+    link_id = payment.link_id
     db.commit()
-    _after_transition(payment, changes)
+    _after_transition(payment, changes, owed, link_id)
     return payment
+
+
+def _owe_followups(
+    payment: Payment, entered: list[PaymentState], now: datetime
+) -> list[int]:
+    """The follow-ups a success owes, as outbox items in its transaction; their ids."""
+    if PaymentState.SUCCEEDED not in entered:
+        return []
+    items = [
+        outbox.add(kind, payment.id, payment.owner_id, now=now)
+        for kind in (outbox.PAYMENT_FOLLOWUP, outbox.PAYMENT_RECEIPT)
+    ]
+    session().flush()
+    return [item.id for item in items]
 
 
 def _move(
@@ -693,89 +710,80 @@ def _on_success(payment: Payment, was: PaymentState, now: datetime) -> None:
             link.status = LinkStatus.INACTIVE
 
 
-def _after_transition(payment: Payment, entered: list[PaymentState]) -> None:
-    """Queue the follow-up and send the signals; nothing here may raise.
+def _after_transition(
+    payment: Payment, entered: list[PaymentState], owed: list[int], link_id: int | None
+) -> None:
+    """Hand on the follow-ups owed and send the signals; nothing here may raise.
 
     The payment is committed before this runs: a host receiver's bug or a
     follow-up that fails is logged (and the follow-up retried by the
-    worker), never shown to the customer as an error.
+    outbox), never shown to the customer as an error.
     """
-    from .tasks import payment_followup, payment_receipt
-
-    state = current_app.extensions["paylinks"]
     app = current_app._get_current_object()  # type: ignore[attr-defined]
+    outbox.dispatch(owed)
     for new_state in entered:
-        if new_state is PaymentState.SUCCEEDED:
-            state.jobs.enqueue(
-                payment_followup,
-                payment.id,
-                job_id=f"paylinks-payment-followup-{payment.id}",
-            )
-            state.jobs.enqueue(
-                payment_receipt,
-                payment.id,
-                job_id=f"paylinks-payment-receipt-{payment.id}",
-            )
-        elif new_state is PaymentState.FAILED:
+        if new_state is PaymentState.FAILED:
             signals.send_guarded(signals.payment_failed, app, payment=payment)
         elif new_state is PaymentState.REFUNDED:
             signals.send_guarded(signals.payment_refunded, app, payment=payment)
-    if PaymentState.SUCCEEDED in entered and payment.link_id is not None:
-        link = session().get(PaymentLink, payment.link_id)
+    if PaymentState.SUCCEEDED in entered and link_id is not None:
+        try:
+            link = session().get(PaymentLink, link_id)
+        except Exception:  # the database went away after the commit
+            log.exception("could not read link %s after its payment", link_id)
+            return
         if link is not None and link.single_use and not link.is_active:
             signals.send_guarded(signals.link_deactivated, app, link=link)
-
-
-class FollowUpIncomplete(PayLinksError):
-    """A ``payment_succeeded`` receiver raised; the follow-up is to run again."""
 
 
 def follow_up_success(payment_id: int) -> bool:
     """Link the paying contact to the payment, then send ``payment_succeeded``.
 
+    The outbox's handler of ``payment.followup``: it works in the caller's
+    transaction and does not commit; the outbox commits its work together
+    with the item's "done" (:func:`flask_paylinks.outbox.run`).
+
     The contact is upserted under the policy in :doc:`/contacts`: an
     anonymous checkout only fills empty fields, and what differs is kept on
     the payment for the merchant; a checkout from a contact's personal link
-    updates that contact.
+    updates that contact. One contact per email and owner, even when two
+    first payments by one new email are followed up at once
+    (:class:`~flask_paylinks.models.ContactClaim`).
 
-    Receivers run inside this follow-up's transaction (in a savepoint), so
-    what they write commits with it. A receiver that raises undoes only the
-    receivers' writes; the contact link is kept, the payment stays as it
-    is, and :class:`FollowUpIncomplete` is raised after the commit so the
-    job queue retries the follow-up (which then sends the signal again).
-    Idempotent: a payment followed up already is left alone. Returns
-    whether it sent the signal to every receiver.
+    Receivers run inside this transaction, in a savepoint, so what they write
+    commits with it. A receiver that raises undoes only the receivers'
+    writes; the contact link is kept and
+    :class:`~flask_paylinks.outbox.Incomplete` is raised, so the outbox
+    commits the contact link and runs the follow-up again later (every
+    receiver then hears the signal again). Idempotent: a payment followed up
+    already is left alone. Returns whether it sent the signal.
     """
     db = session()
     payment = db.scalars(
         select(Payment).where(Payment.id == payment_id).with_for_update()
     ).first()
     if payment is None or payment.followed_up_at is not None:
-        db.rollback()
         return False
     if payment.state not in (PaymentState.SUCCEEDED, PaymentState.REFUNDED):
-        db.rollback()
         return False
-    contact = _payment_contact(payment)
+    # A write first: on SQLite it takes the write lock before anything is read.
     payment.followup_attempts = (payment.followup_attempts or 0) + 1
     db.flush()
+    contact = _payment_contact(payment)
+    db.flush()
     app = current_app._get_current_object()  # type: ignore[attr-defined]
-    failures: list[BaseException] = []
     savepoint = db.begin_nested()
     failures = signals.send_guarded(
         signals.payment_succeeded, app, payment=payment, contact=contact
     )
     if failures:
         savepoint.rollback()
-    else:
-        savepoint.commit()
-        payment.followed_up_at = utcnow()
-    db.commit()
-    if failures:
-        raise FollowUpIncomplete(
-            f"{len(failures)} payment_succeeded receiver(s) raised for payment "
-            f"{payment_id}; the follow-up will run again"
+        raise outbox.Incomplete(
+            f"{len(failures)} payment_succeeded receiver(s) raised; "
+            "the follow-up will run again"
         )
+    savepoint.commit()
+    payment.followed_up_at = utcnow()
     return True
 
 
@@ -799,6 +807,7 @@ def _payment_contact(payment: Payment) -> Contact:
         if updated is not None:
             payment.contact_id = updated.id
             return updated  # type: ignore[no-any-return]
+    claim = _claim_email(payment.owner_id, payment.customer_email)
     contact: Contact = directory.upsert(
         payment.owner_id,
         name=payment.customer_name,
@@ -806,6 +815,8 @@ def _payment_contact(payment: Payment) -> Contact:
         phone=payment.customer_phone,
         address=address,
     )
+    if claim is not None:
+        claim.contact_id = contact.id
     payment.contact_id = contact.id
     payment.contact_changes = (
         differences(
@@ -817,6 +828,35 @@ def _payment_contact(payment: Payment) -> Contact:
         or None
     )
     return contact
+
+
+def _claim_email(owner: str, email: str | None) -> ContactClaim | None:
+    """Hold (owner, email) for this transaction: one contact per email.
+
+    The row is unique on (owner, lower(email)). A concurrent follow-up of the
+    same new email waits on the insert (PostgreSQL) or on the write lock
+    (SQLite) until this one commits, then finds the claim, and its upsert
+    finds the contact this one made.
+    """
+    key = (email or "").strip().lower()
+    if not key:
+        return None
+    db = session()
+    stmt = (
+        select(ContactClaim)
+        .where(ContactClaim.owner_id == owner, ContactClaim.email_key == key)
+        .with_for_update()
+    )
+    found = db.scalars(stmt).first()
+    if found is not None:
+        return found
+    try:
+        with db.begin_nested():
+            claim = ContactClaim(owner_id=owner, email_key=key, created_at=utcnow())
+            db.add(claim)
+    except IntegrityError:
+        return db.scalars(stmt.execution_options(populate_existing=True)).first()
+    return claim
 
 
 def _recipient_contact_id(payment: Payment) -> str | None:
@@ -927,17 +967,3 @@ def abandon_stale(
             changed += 1
     db.commit()
     return changed
-
-
-def pending_followups(*, now: datetime | None = None) -> list[int]:
-    """Succeeded payments whose ``payment_succeeded`` follow-up has not finished."""
-    stmt = (
-        select(Payment.id)
-        .where(
-            Payment.state.in_((PaymentState.SUCCEEDED, PaymentState.REFUNDED)),
-            Payment.followed_up_at.is_(None),
-        )
-        .order_by(Payment.id)
-        .limit(1000)
-    )
-    return list(session().scalars(stmt))

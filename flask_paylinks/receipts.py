@@ -1,8 +1,8 @@
 """The customer's receipt by email, sent once per payment by a job.
 
-The job is queued with the payment's follow-up when a payment succeeds (run
-inline without Redis) and re-run by ``flask paylinks reconcile`` for any
-succeeded payment whose receipt has not left. A receipt is claimed with a
+It is an outbox follow-up (``payment.receipt``) owed in the transaction in
+which the payment succeeds, run by the worker (or inline without Redis) and
+run again by the sweeper until it is done. A receipt is claimed with a
 conditional ``UPDATE ... WHERE receipt_sent_at IS NULL`` before it is handed
 to the email sender, so two runs never send it twice; when the sender says
 "try later" the claim is given back and the job fails, to be retried.
@@ -111,19 +111,3 @@ def send_receipt(payment_id: int) -> bool:
         body=email.text,
     )
     return True
-
-
-def pending_receipts() -> list[int]:
-    """Succeeded payments with an email whose receipt has not left yet."""
-    stmt = (
-        Payment.__table__.select()
-        .with_only_columns(Payment.id)
-        .where(
-            Payment.state.in_(PAID_STATES),
-            Payment.customer_email != "",
-            Payment.receipt_sent_at.is_(None),
-        )
-        .order_by(Payment.id)
-        .limit(1000)
-    )
-    return [int(row_id) for row_id in session().scalars(stmt)]

@@ -8,6 +8,7 @@ already done. Only this module imports :mod:`rq`.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -22,13 +23,15 @@ class JobQueue:
     """Runs jobs on an RQ queue, or inline when there is no Redis.
 
     When Redis cannot be reached at enqueue time the job runs inline instead,
-    so a Redis outage slows a request down but loses no work.
+    so a Redis outage slows a request down but loses no work. An outage is
+    logged once, when it starts, and once more when Redis is back.
     """
 
     def __init__(self, redis_url: str | None, queue_name: str = "paylinks") -> None:
         self.redis_url = redis_url
         self.queue_name = queue_name
         self._queue: Any = None
+        self._outage = False
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> JobQueue:
@@ -41,10 +44,12 @@ class JobQueue:
         return not self.redis_url
 
     def connection(self) -> Any:
-        """The Redis connection (created on first use)."""
+        """A Redis connection that fails fast instead of hanging when Redis is away."""
         from redis import Redis
 
-        return Redis.from_url(self.redis_url or "")
+        return Redis.from_url(
+            self.redis_url or "", socket_connect_timeout=2, socket_timeout=30
+        )
 
     def queue(self) -> Any:
         """The RQ queue jobs go to."""
@@ -54,13 +59,15 @@ class JobQueue:
             self._queue = Queue(self.queue_name, connection=self.connection())
         return self._queue
 
-    def enqueue(self, job: Job, *args: Any, job_id: str | None = None) -> None:
+    def enqueue(
+        self, job: Job, *args: Any, job_id: str | None = None, retry: bool = True
+    ) -> None:
         """Run ``job(*args)`` in the worker, or now when jobs are inline.
 
         Never raises: the caller has committed what caused the job (a
         payment went through), and a job's failure must not turn that into
-        an error. A job run inline that fails is logged and left for
-        ``flask paylinks reconcile`` to run again.
+        an error. With *retry* RQ runs a failed job again three times (jobs
+        of the outbox are retried by the outbox instead).
         """
         if self.is_inline:
             run_guarded(job, *args)
@@ -73,12 +80,26 @@ class JobQueue:
                 job,
                 *args,
                 job_id=job_id,
-                retry=Retry(max=3, interval=[10, 60, 300]),
+                retry=Retry(max=3, interval=[10, 60, 300]) if retry else None,
                 failure_ttl=7 * 24 * 3600,
             )
-        except RedisError:
-            log.exception("Redis is unreachable; running %s inline", job.__name__)
+        except RedisError as error:
+            self.redis_down(error)
             run_guarded(job, *args)
+        else:
+            self.redis_up()
+
+    def redis_down(self, error: BaseException) -> None:
+        """Note that Redis is away: logged when the outage starts, not every time."""
+        if not self._outage:
+            log.error("Redis is unreachable (%s); jobs run in this process", error)
+        self._outage = True
+
+    def redis_up(self) -> None:
+        """Note that Redis answers again."""
+        if self._outage:
+            log.warning("Redis is reachable again")
+        self._outage = False
 
 
 def run_guarded(job: Job, *args: Any) -> bool:
@@ -87,8 +108,10 @@ def run_guarded(job: Job, *args: Any) -> bool:
         job(*args)
     except Exception:
         log.exception("job %s%r failed; it will be retried", job.__name__, args)
-        db = current_app.extensions["paylinks"].db
-        db.session.rollback()
+        try:
+            current_app.extensions["paylinks"].db.session.rollback()
+        except Exception:
+            log.exception("rolling back after job %s failed too", job.__name__)
         return False
     return True
 
@@ -97,46 +120,95 @@ def run_worker(app: Flask, *, burst: bool = False) -> bool:
     """Work the app's queue until stopped (or, with *burst*, until it is empty).
 
     Jobs run in this process (RQ's ``SimpleWorker``), each in a fresh app
-    context: no fork and no new database connection per job, so the
-    engine's pool is reused from one job to the next.
+    context: no fork and no new database connection per job. Every
+    ``PAYLINKS_SWEEP_SECONDS`` the worker runs the outbox's sweeper. When
+    Redis goes away the worker does not exit: it logs the outage once, keeps
+    sweeping (running due follow-ups itself, from the database), and
+    reconnects with back-off.
     """
+    from redis.exceptions import RedisError
     from rq import SimpleWorker
 
     jobs: JobQueue = app.extensions["paylinks"].jobs
+    every = int(app.config["PAYLINKS_SWEEP_SECONDS"])
 
     class AppWorker(SimpleWorker):
-        """An RQ worker that runs each job inside the Flask app context."""
+        """An RQ worker that runs each job in the app context, and sweeps."""
 
         def perform_job(self, *args: Any, **kwargs: Any) -> bool:
             with app.app_context():
                 return bool(super().perform_job(*args, **kwargs))
 
-    worker = AppWorker([jobs.queue()], connection=jobs.connection())
-    return bool(worker.work(burst=burst, with_scheduler=True))
+        def run_maintenance_tasks(self) -> None:
+            super().run_maintenance_tasks()  # type: ignore[no-untyped-call]
+            sweep_guarded(app)
+
+    worked = False
+    wait = 0.5
+    while True:
+        worker = AppWorker(
+            [jobs.queue()],
+            connection=jobs.connection(),
+            maintenance_interval=every,
+            # Idle, the worker wakes every `every` seconds to sweep.
+            worker_ttl=every + 15,
+        )
+        try:
+            worked = bool(worker.work(burst=burst, with_scheduler=not burst)) or worked
+            if burst or worker._stop_requested:
+                break
+            # RQ's loop ends, without raising, on an error it does not handle.
+            raise _WorkerLost()
+        except (RedisError, _WorkerLost) as error:
+            jobs.redis_down(error)
+            sweep_guarded(app)
+            time.sleep(wait)
+            wait = min(wait * 2, 5.0)
+            if _redis_answers(jobs):
+                jobs.redis_up()
+                wait = 0.5
+            if burst:
+                break
+    return worked
 
 
-def payment_followup(payment_id: int) -> bool:
-    """After a payment succeeded: upsert the contact, link it, send the signal.
-
-    Safe to run more than once (see
-    :func:`flask_paylinks.payments.follow_up_success`).
-    """
-    from .payments import follow_up_success
-
-    return follow_up_success(payment_id)
+class _WorkerLost(Exception):
+    """RQ's work loop stopped without being asked to."""
 
 
-def current_jobs() -> JobQueue:
-    """The job queue of the current app."""
-    jobs: JobQueue = current_app.extensions["paylinks"].jobs
-    return jobs
+def _redis_answers(jobs: JobQueue) -> bool:
+    from redis.exceptions import RedisError
+
+    try:
+        return bool(jobs.connection().ping())
+    except RedisError:
+        return False
 
 
-def payment_receipt(payment_id: int) -> bool:
-    """Email the customer the receipt of a succeeded payment, once.
+def sweep_guarded(app: Flask) -> None:
+    """Run the outbox's sweeper in *app*'s context; log, never raise."""
+    from .outbox import sweep
 
-    See :func:`flask_paylinks.receipts.send_receipt`.
-    """
-    from .receipts import send_receipt
+    with app.app_context():
+        try:
+            result = sweep()
+        except Exception:
+            log.exception("the sweeper failed; it runs again shortly")
+            try:
+                app.extensions["paylinks"].db.session.rollback()
+            except Exception:
+                log.exception("rolling back after the sweeper failed too")
+            return
+    if result.dispatched or result.abandoned:
+        log.info(
+            "sweeper: %s follow-ups handed out again, %s stale payments abandoned",
+            result.dispatched,
+            result.abandoned,
+        )
 
-    return send_receipt(payment_id)
+
+def run_outbox_item(item_id: int) -> bool:
+    """The job that runs one outbox item (see :func:`flask_paylinks.outbox.run`)."""
+    from .outbox import run
+
+    return run(item_id)

@@ -148,6 +148,10 @@ class SandboxGateway:
 
     name = "sandbox"
     test_mode = True
+    #: Seconds after which a pending sandbox payment can no longer be paid: its
+    #: card is taken in the same request that starts it, so one still pending
+    #: after that was left by a crash. The sweeper then marks it abandoned.
+    abandon_after = 120
 
     def start_payment(self, request: PaymentRequest) -> StartedPayment:
         """A payment id derived from the idempotency key: the same key, the same id."""
