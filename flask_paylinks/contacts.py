@@ -115,9 +115,10 @@ class ContactDirectory(Protocol):
     ) -> Contact:
         """After an anonymous checkout: match by email (any case), else by phone.
 
-        A match only gets the fields it has empty filled in; nothing the CRM
-        already holds is overwritten (see :doc:`/contacts`). No match: create
-        the contact with what was given.
+        A match keeps what it holds: only a blank name, and an address where
+        it has none at all, are filled in; a phone or email is never written
+        to it (see :doc:`/contacts`). No match: create the contact with what
+        was given.
         """
 
     def update(
@@ -145,17 +146,19 @@ def differences(
     phone: str | None,
     address: Address | None,
 ) -> dict[str, Any]:
-    """What a customer typed that differs from what the CRM holds for *contact*.
+    """What a customer typed that the CRM's *contact* does not hold.
 
-    Only fields both sides have count: an empty field in the CRM was filled
-    in, and one the customer left empty changes nothing. The result is kept
-    on the payment (``{"email": ..., "phone": ..., "address": {...}}``) for
-    the merchant to apply or ignore.
+    A phone or email the contact lacks or holds otherwise; an address with a
+    part that differs from the part the contact holds (an address the
+    contact had none of was filled in). A field the customer left empty
+    changes nothing. The
+    result is kept on the payment (``{"email": ..., "phone": ...,
+    "address": {...}}``) for the merchant to apply or ignore.
     """
     changes: dict[str, Any] = {}
-    if email and contact.email and email.strip().lower() != contact.email.lower():
+    if email and email.strip().lower() != (contact.email or "").lower():
         changes["email"] = email.strip()
-    if phone and contact.phone and phone != contact.phone:
+    if phone and phone != contact.phone:
         changes["phone"] = phone
     if address and contact.address:
         held, typed = contact.address.as_dict(), address.as_dict()
@@ -475,10 +478,14 @@ class SQLAlchemyContactDirectory:
     ) -> Contact:
         """Match by email (any case), else by phone; create when neither matches.
 
-        A matched row only has its empty fields filled: a customer typing an
-        existing contact's email must not be able to change where that
-        contact's texts, emails and parcels go. The row is flushed, not
-        committed: the caller's transaction decides.
+        A matched row keeps what it holds: a customer typing an existing
+        contact's email must not be able to change where that contact's
+        texts, emails and parcels go. Only a blank name is filled in, and an
+        address only when the record has none at all (never a mix of two
+        addresses); a phone or email is never written to a matched contact,
+        not even into an empty field, since that is where messages go. The
+        caller keeps what differs for the merchant
+        (:func:`differences`). The row is flushed, not committed.
         """
         session = self._session()
         row = None
@@ -500,18 +507,23 @@ class SQLAlchemyContactDirectory:
             setattr(row, self._owner.key, self._owner_value(owner))
             session.add(row)
             self._write_name(row, name)
-        elif name and not self._read(row, "name"):
-            self._write_name(row, name)
-        if email and not self._read(row, "email"):
-            self._write(row, "email", email.strip())
-        if phone and not self._read(row, "phone"):
-            self._write(row, "phone", phone)
-        if address:
-            for key, attr in self._address.items():
-                if not getattr(row, attr.key):
-                    setattr(row, attr.key, getattr(address, key) or None)
+            if email:
+                self._write(row, "email", email.strip())
+            if phone:
+                self._write(row, "phone", phone)
+            self._write_address(row, address)
+        else:
+            if name and not self._read(row, "name"):
+                self._write_name(row, name)
+            if not any(getattr(row, attr.key) for attr in self._address.values()):
+                self._write_address(row, address)
         session.flush()
         return self.to_contact(row)
+
+    def _write_address(self, row: Any, address: Address | None) -> None:
+        if address:
+            for key, attr in self._address.items():
+                setattr(row, attr.key, getattr(address, key) or None)
 
     def update(
         self,
@@ -614,7 +626,7 @@ class InMemoryContactDirectory:
         phone: str | None,
         address: Address | None,
     ) -> Contact:
-        """Match by email, else phone, else create; fill only empty fields."""
+        """Match by email, else phone, else create; a match keeps what it holds."""
         people = self.contacts.setdefault(owner, {})
         match = next(
             (
@@ -625,15 +637,13 @@ class InMemoryContactDirectory:
             None,
         ) or next((c for c in people.values() if phone and c.phone == phone), None)
         if match is None:
-            match = Contact(id=str(len(people) + 1), name=name, email=email)
-        updated = Contact(
-            id=match.id,
-            name=match.name or name,
-            email=match.email or email,
-            phone=match.phone or phone,
-            address=match.address or address,
-            sms_ok=match.sms_ok,
-            email_ok=match.email_ok,
+            match = Contact(
+                id=str(len(people) + 1), name=name, email=email, phone=phone
+            )
+            people[match.id] = replace(match, address=address)
+            return people[match.id]
+        updated = replace(
+            match, name=match.name or name, address=match.address or address
         )
         people[updated.id] = updated
         return updated

@@ -603,21 +603,20 @@ def _transition(
     entered: list[PaymentState] = []
     # A refund can only follow a success; reported first, it implies one.
     implies_success = update.outcome in (Outcome.SUCCEEDED, Outcome.REFUNDED)
-    was = payment.state
-    if (
-        implies_success
-        and was in (PaymentState.PENDING, PaymentState.FAILED)
-        and _move(
-            payment,
-            PaymentState.SUCCEEDED,
-            only_from=(PaymentState.PENDING, PaymentState.FAILED),
-            succeeded_at=now,
-            failure_code=None,
-            failure_message=None,
-        )
-    ):
-        _on_success(payment, PaymentState(was), now)
-        entered.append(PaymentState.SUCCEEDED)
+    if implies_success:
+        # One state at a time, so `was` is what the row held, not what was read.
+        for was in (PaymentState.PENDING, PaymentState.FAILED):
+            if payment.state == was and _move(
+                payment,
+                PaymentState.SUCCEEDED,
+                only_from=(was,),
+                succeeded_at=now,
+                failure_code=None,
+                failure_message=None,
+            ):
+                _on_success(payment, was, now)
+                entered.append(PaymentState.SUCCEEDED)
+                break
     if (
         update.outcome is Outcome.FAILED
         and payment.state == PaymentState.PENDING
@@ -776,6 +775,15 @@ def follow_up_success(payment_id: int) -> bool:
     failures = signals.send_guarded(
         signals.payment_succeeded, app, payment=payment, contact=contact
     )
+    if not savepoint.is_active:
+        # A receiver committed or rolled back the session itself. Its writes
+        # are its own now; the signal was heard, so it is not sent again.
+        log.warning(
+            "a payment_succeeded receiver committed or rolled back the session; "
+            "receivers run inside the follow-up's transaction and must not"
+        )
+        _finish_after_receivers_ended_transaction(payment_id)
+        return True
     if failures:
         savepoint.rollback()
         raise outbox.Incomplete(
@@ -785,6 +793,20 @@ def follow_up_success(payment_id: int) -> bool:
     savepoint.commit()
     payment.followed_up_at = utcnow()
     return True
+
+
+def _finish_after_receivers_ended_transaction(payment_id: int) -> None:
+    """Link the contact again if a receiver's rollback undid it; mark it followed up."""
+    db = session()
+    db.rollback()  # whatever the receiver left: committed, or already undone
+    payment = db.scalars(
+        select(Payment).where(Payment.id == payment_id).with_for_update()
+    ).first()
+    if payment is None:
+        return
+    if payment.contact_id is None:
+        _payment_contact(payment)
+    payment.followed_up_at = utcnow()
 
 
 def _payment_contact(payment: Payment) -> Contact:
@@ -956,8 +978,11 @@ def abandon_stale(
     if link_id is not None:
         stmt = stmt.where(Payment.link_id == link_id, Payment.holds_link.is_(True))
     stale = db.scalars(stmt.order_by(Payment.id).limit(500)).all()
+    db.commit()
     changed = 0
     for payment in stale:
+        # One short transaction each: a late success of one of them (which
+        # locks the payment, then the coupon) never waits on this loop.
         if _fail(
             payment,
             now=now,
@@ -965,5 +990,5 @@ def abandon_stale(
             message="The customer did not finish paying.",
         ):
             changed += 1
-    db.commit()
+        db.commit()
     return changed

@@ -21,7 +21,7 @@ from . import signals
 from .checkout.rendering import next_charge
 from .database import session
 from .merchants import MerchantProfile, merchant_profile
-from .messaging.base import MessageDeferred, MessageRejected
+from .messaging.base import MessageRejected
 from .models import Payment, PaymentState, utcnow
 
 log = logging.getLogger(__name__)
@@ -74,6 +74,8 @@ def send_receipt(payment_id: int) -> bool:
         return False
     if payment.state not in PAID_STATES or payment.receipt_sent_at is not None:
         return False
+    # Built before the claim: a template that fails costs no receipt.
+    email = build_receipt(payment, merchant_profile(payment.owner_id))
     claimed: Any = db.execute(
         update(Payment)
         .where(Payment.id == payment_id, Payment.receipt_sent_at.is_(None))
@@ -84,15 +86,17 @@ def send_receipt(payment_id: int) -> bool:
         db.rollback()
         return False
     db.commit()
-    email = build_receipt(payment, merchant_profile(payment.owner_id))
     sender = current_app.extensions["paylinks"].email
     try:
         sender.send_email(email.to, email.subject, email.text, email.html)
     except MessageRejected as error:
         # The address is refused for good: trying again would not help.
-        log.warning("receipt of %s refused: %s", payment.reference, error)
+        log.warning("receipt of %s refused: %s", email.subject, error)
         return False
-    except MessageDeferred:
+    except Exception:
+        # Deferred, or any failure of a host's sender: give the claim back so
+        # the outbox tries again.
+        db.rollback()
         db.execute(
             update(Payment)
             .where(Payment.id == payment_id)

@@ -63,6 +63,11 @@ def body_limit(config: dict[str, Any]) -> int | None:
     return min(limits) if limits else None
 
 
+#: The only fields of the extension's forms that take a file.
+FILE_FIELDS = frozenset({"image_file", "logo_file"})
+FILE_MESSAGE = "This form takes a file only where it asks for an image or a logo."
+
+
 def guard_request() -> ResponseReturnValue | None:
     """Cap and check an extension request; a refusal page when it is unfit."""
     if request.blueprint not in BLUEPRINTS:
@@ -93,6 +98,11 @@ def input_problem() -> str | None:
             unquote_to_bytes(raw.replace(b"+", b" ")).decode("utf-8")
         except UnicodeDecodeError:
             return ENCODING_MESSAGE
+    if request.mimetype == "multipart/form-data" and any(
+        name not in FILE_FIELDS for name in request.files
+    ):
+        # Forms read files and text together: a file where text goes is refused.
+        return FILE_MESSAGE
     pairs = _pairs(request.form.items(multi=True))
     if request.mimetype == "multipart/form-data" and any("\ufffd" in v for v in pairs):
         # Werkzeug decodes multipart fields with "replace": U+FFFD marks bad bytes.

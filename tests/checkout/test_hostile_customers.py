@@ -152,7 +152,7 @@ def test_an_anonymous_payer_cannot_change_an_existing_contact(
     assert len(shop.customers()) == 1
 
 
-def test_a_new_payer_becomes_a_contact_and_empty_fields_are_filled(
+def test_a_new_payer_becomes_a_contact_and_a_known_one_only_gets_an_address(
     host_a: Flask, shop: Shop, yoga: Product
 ) -> None:
     grace = customer(host_a, full_name="Grace Hopper", email="grace@example.com")
@@ -165,15 +165,55 @@ def test_a_new_payer_becomes_a_contact_and_empty_fields_are_filled(
         data = priced(client, link, submission(client, link, email=email, phone=phone))
         assert client.post(f"/pay/{link.slug}", data=data).status_code == 303
     row = customer_row(host_a, grace)
+    # Her empty address is filled; her empty phone is not: messages go there.
     assert (row.full_name, row.mobile, row.street) == (
         "Grace Hopper",
-        "+14155552671",
+        None,
         "12 Analytical Row",
     )
+    graces, news = shop.payments()
+    assert graces.contact_changes == {"phone": "+14155552671"}
     new = [c for c in shop.customers() if c.email == "new@example.com"]
     assert len(new) == 1
-    assert new[0].mobile == "+14155550142"
-    assert all(p.contact_changes is None for p in shop.payments())
+    assert (new[0].mobile, new[0].street) == ("+14155550142", "12 Analytical Row")
+    assert news.contact_changes is None
+
+
+def test_a_partial_address_is_never_completed_by_a_stranger(
+    host_a: Flask, shop: Shop, yoga: Product
+) -> None:
+    victim = customer(
+        host_a,
+        full_name="Victim",
+        email="victim@example.com",
+        street="1 Real St",
+        city="Springfield",
+    )
+    link = shop.link([{"product": yoga}], require_phone=True, collect_address=True)
+    client = host_a.test_client()
+    data = priced(
+        client,
+        link,
+        submission(
+            client,
+            link,
+            email="VICTIM@example.com",
+            line1="1 Real St",
+            city="Springfield",
+            postal_code="66666",
+            country="GB",
+        ),
+    )
+    assert client.post(f"/pay/{link.slug}", data=data).status_code == 303
+    row = customer_row(host_a, victim)
+    assert (row.mobile, row.street, row.zip, row.country) == (
+        None,
+        "1 Real St",
+        None,
+        None,
+    )
+    [payment] = shop.payments()
+    assert payment.contact_changes == {"phone": "+14155552671"}
 
 
 def _login_client(host_a: Flask) -> FlaskClient:
@@ -554,3 +594,34 @@ def test_raising_receivers_of_other_signals_are_logged_not_shown(
         for signal in hooked:
             signal.disconnect(broken, host_a)
     assert caplog.text.count("broken receiver") >= 3
+
+
+@pytest.mark.parametrize("ending", ["commit", "rollback"])
+def test_a_receiver_that_ends_the_transaction_is_followed_up_once(
+    host_a: Flask, shop: Shop, yoga: Product, ending: str
+) -> None:
+    calls: list[str] = []
+
+    def rude(sender: Any, payment: Any, **extra: Any) -> None:
+        calls.append(payment.reference)
+        crm_a.db.session.add(crm_a.Tag(account_id=1, name=f"note {len(calls)}"))
+        getattr(crm_a.db.session, ending)()
+
+    link = shop.link([{"product": yoga}])
+    client = host_a.test_client()
+    data = priced(client, link, submission(client, link))
+    signals.payment_succeeded.connect(rude, host_a)
+    try:
+        assert client.post(f"/pay/{link.slug}", data=data).status_code == 303
+        due_now(host_a)
+        result = host_a.test_cli_runner().invoke(args=["paylinks", "reconcile"])
+        assert "0 follow-ups handed out again" in result.output
+    finally:
+        signals.payment_succeeded.disconnect(rude, host_a)
+    [payment] = shop.payments()
+    assert calls == [payment.reference]  # heard once, never again
+    assert payment.followed_up_at is not None
+    assert payment.contact_id is not None
+    with host_a.app_context():
+        tags = list(crm_a.db.session.scalars(crm_a.db.select(crm_a.Tag.name)))
+    assert tags == (["note 1"] if ending == "commit" else [])

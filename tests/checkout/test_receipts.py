@@ -165,3 +165,42 @@ def test_smtp_down_loses_no_receipt_and_sends_none_twice(
     assert "0 follow-ups handed out again" in again.output
     assert len(inbox.messages) == 1
     assert inbox.messages[0]["To"] == "ada@example.com"
+
+
+def test_a_host_sender_that_raises_loses_no_receipt(
+    database_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    class FlakySender:
+        def __init__(self) -> None:
+            self.calls = 0
+            self.sent: list[str] = []
+
+        def send_email(
+            self, to: str, subject: str, text: str, html: str | None = None
+        ) -> Any:
+            self.calls += 1
+            if self.calls == 1:
+                raise ConnectionError("the host's mail API timed out")
+            self.sent.append(to)
+            return None
+
+    sender = FlakySender()
+    app = crm_a.create_app(database_url)
+    app.extensions["paylinks"].email = sender
+    with app.app_context():
+        crm_a.db.create_all()
+    shop = Shop(app)
+    link = shop.link([{"product": shop.product()}])
+    client = app.test_client()
+    data = priced(client, link, submission(client, link))
+    with caplog.at_level(logging.ERROR):
+        assert client.post(f"/pay/{link.slug}", data=data).status_code == 303
+    assert shop.payments()[0].receipt_sent_at is None
+    due_now(app)
+    app.test_cli_runner().invoke(args=["paylinks", "reconcile"])
+    app.test_cli_runner().invoke(args=["paylinks", "reconcile"])
+    assert sender.sent == ["ada@example.com"]
+    assert shop.payments()[0].receipt_sent_at is not None
+    with app.app_context():
+        crm_a.db.session.remove()
+        crm_a.db.engine.dispose()

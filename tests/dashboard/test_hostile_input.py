@@ -527,3 +527,28 @@ def test_the_limit_is_the_extensions_own(app: Flask) -> None:
     config = {"PAYLINKS_MAX_CONTENT_LENGTH": 10**7, "PAYLINKS_LOGO_MAX_BYTES": 512}
     assert body_limit({**config, "MAX_CONTENT_LENGTH": 5000}) == 5000  # host's smaller
     assert body_limit({**config, "PAYLINKS_MAX_CONTENT_LENGTH": None}) is None
+
+
+@pytest.mark.parametrize(
+    ("path", "field"),
+    [
+        ("/paylinks/products/new", "name"),
+        ("/paylinks/links/new", "name"),
+        ("/paylinks/links/preview", "name"),
+        ("/paylinks/coupons/new", "code"),
+    ],
+)
+def test_a_file_where_text_goes_is_refused(
+    client_a: FlaskClient, path: str, field: str
+) -> None:
+    import io
+
+    before = _counts()
+    response = client_a.post(
+        path,
+        data={field: (io.BytesIO(b"x"), "a.txt")},
+        content_type="multipart/form-data",
+    )
+    assert response.status_code == 400
+    assert "takes a file only where" in text(response.data)
+    assert _counts() == before
