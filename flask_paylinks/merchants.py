@@ -149,13 +149,12 @@ def merchant_profile(owner: str | None) -> MerchantProfile:
     if not has_request_context():
         # A worker may hold one app context for hours: no stale profiles.
         return _load(owner)
-    # Keyed by the request too: an app context (and its g) outlives a
-    # request when one was pushed around it.
-    marker = id(request._get_current_object())  # type: ignore[attr-defined]
-    kept: tuple[int, dict[str, MerchantProfile]] | None = g.get("paylinks_merchants")
-    if kept is None or kept[0] != marker:
-        kept = g.paylinks_merchants = (marker, {})
-    cache = kept[1]
+    # Kept in the request's own environ, not in g: an app context (and its
+    # g) outlives a request when one was pushed around it, and an id() of a
+    # finished request can be reused by the next one.
+    cache: dict[str, MerchantProfile] = request.environ.setdefault(
+        "paylinks.merchant_profiles", {}
+    )
     found = cache.get(owner)
     if found is None:
         found = cache[owner] = _load(owner)
