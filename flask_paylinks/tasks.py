@@ -154,7 +154,7 @@ def run_worker(app: Flask, *, burst: bool = False) -> bool:
             worker_ttl=every + 15,
         )
         try:
-            worked = bool(worker.work(burst=burst, with_scheduler=not burst)) or worked
+            worked = bool(worker.work(burst=burst, with_scheduler=False)) or worked
             if burst or worker._stop_requested:
                 break
             # RQ's loop ends, without raising, on an error it does not handle.
