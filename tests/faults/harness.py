@@ -109,10 +109,16 @@ class Process:
         """Whether the process is still running."""
         return self.popen.poll() is None
 
-    def kill(self, sig: int = signal.SIGKILL) -> None:
-        """Send *sig* to the process only (not its group); reap it if it ends."""
+    def kill(self, sig: int = signal.SIGKILL, *, children: bool = False) -> None:
+        """Send *sig* to the process (with *children*: its whole group).
+
+        After SIGKILL the process is reaped before this returns.
+        """
         with contextlib.suppress(ProcessLookupError):
-            self.popen.send_signal(sig)
+            if children:
+                os.killpg(self.popen.pid, sig)
+            else:
+                self.popen.send_signal(sig)
         if sig == signal.SIGKILL:
             self.popen.wait(timeout=10)
 
@@ -638,11 +644,19 @@ class ExampleCrm:
         worker.wait_for_output("Listening on", timeout)
         return worker
 
-    def kill_worker(self, worker: Process | None = None) -> Process:
-        """SIGKILL *worker* (default: the oldest one alive); it is gone for good."""
+    def kill_worker(
+        self, worker: Process | None = None, *, children: bool = False
+    ) -> Process:
+        """SIGKILL *worker* (default: the oldest one alive), as ``kill -9 PID`` does.
+
+        Only that process dies: a child it forked (RQ's scheduler, with
+        ``with_scheduler=True``) lives on, holding the dead worker's Redis
+        connections, until :meth:`stop`. With *children* the whole process
+        group is killed at once, as when a container is killed.
+        """
         alive = [w for w in self.workers if w.alive]
         target = worker or alive[0]
-        target.kill(signal.SIGKILL)
+        target.kill(signal.SIGKILL, children=children)
         return target
 
     def stop(self) -> None:
@@ -692,13 +706,19 @@ def example_crm(
 
 
 class _FormReader(HTMLParser):
-    """What a browser submits untouched: hidden inputs, each select's choice."""
+    """What a browser submits untouched: hidden inputs, each select's choice.
+
+    An option without a ``value`` attribute submits its text.
+    """
 
     def __init__(self) -> None:
         super().__init__()
         self.values: dict[str, str] = {}
         self._select: str | None = None
         self._first: str | None = None
+        #: The open option: its value (None: use its text), whether selected.
+        self._option: tuple[str | None, bool] | None = None
+        self._text: list[str] = []
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         a = {k: v or "" for k, v in attrs}
@@ -708,13 +728,29 @@ class _FormReader(HTMLParser):
         elif tag == "select" and name:
             self._select, self._first = name, None
         elif tag == "option" and self._select:
-            if "selected" in a:
-                self.values[self._select] = a.get("value", "")
-            elif self._first is None:
-                self._first = a.get("value", "")
+            self._close_option()
+            self._option = (a.get("value"), "selected" in a)
+
+    def handle_data(self, data: str) -> None:
+        if self._option is not None:
+            self._text.append(data)
+
+    def _close_option(self) -> None:
+        if self._option is None or self._select is None:
+            return
+        value, selected = self._option
+        chosen = value if value is not None else "".join(self._text).strip()
+        if selected:
+            self.values[self._select] = chosen
+        elif self._first is None:
+            self._first = chosen
+        self._option, self._text = None, []
 
     def handle_endtag(self, tag: str) -> None:
-        if tag == "select" and self._select:
+        if tag == "option":
+            self._close_option()
+        elif tag == "select" and self._select:
+            self._close_option()
             if self._select not in self.values and self._first is not None:
                 self.values[self._select] = self._first
             self._select = None
