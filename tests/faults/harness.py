@@ -200,8 +200,7 @@ class Postgres(PostgresCluster):
             env={**os.environ, "LC_ALL": "C.UTF-8"},
         )
 
-    @property
-    def running(self) -> bool:
+    def is_running(self) -> bool:
         """Whether the server is up (``pg_ctl status``)."""
         return self._ctl("status").returncode == 0
 
@@ -299,14 +298,13 @@ class Redis:
         """The Redis URL of database 0."""
         return f"redis://127.0.0.1:{self.port}/0"
 
-    @property
-    def running(self) -> bool:
+    def is_running(self) -> bool:
         """Whether the server process is alive."""
         return self.process is not None and self.process.alive
 
     def start(self) -> None:
         """Start the server on this port and wait until it listens."""
-        if self.running:
+        if self.is_running():
             return
         self.starts += 1
         self.process = Process(

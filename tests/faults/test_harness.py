@@ -100,11 +100,11 @@ def test_postgres_comes_back_on_the_same_url(pg: Postgres) -> None:
             connection.exec_driver_sql("CREATE TABLE kept (n integer)")
             connection.exec_driver_sql("INSERT INTO kept VALUES (7)")
         pg.stop()
-        assert not pg.running
+        assert not pg.is_running()
         with pytest.raises(OperationalError):
             db.scalar("SELECT 1")
         pg.start()
-        assert pg.running
+        assert pg.is_running()
         assert db.scalar("SELECT n FROM kept") == 7
         down = pg.restart(down_for=0.3)
         assert down >= 0.3
@@ -119,7 +119,7 @@ def test_redis_restarts_empty_on_the_same_port(rd: Redis) -> None:
         client.set("queued", "job")
         port = rd.port
         rd.stop()
-        assert not rd.running
+        assert not rd.is_running()
         with pytest.raises(redis_client.ConnectionError):
             client.get("queued")
         rd.start()
