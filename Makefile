@@ -1,5 +1,5 @@
 # One command for the demo, one for the tests; both set up from nothing.
-.PHONY: demo test lint typing docs bench lighthouse clean
+.PHONY: demo test lint typing docs bench bench-followups lighthouse clean
 
 VENV := .venv/bin
 export FLASK_APP := example_app
@@ -38,6 +38,9 @@ docs:
 
 bench:  ## requests/second of the checkout page next to a bare route, under gunicorn
 	$(VENV)/python benchmarks/checkout_page.py
+
+bench-followups:  ## follow-ups/s and backlog: 40 payers for 60 s, RQ (2 workers) next to inline; BENCH_ARGS="--seconds 15 --payers 20" to shorten
+	$(VENV)/python benchmarks/followups.py $(BENCH_ARGS)
 
 lighthouse:  ## Lighthouse (mobile) on the demo checkout; needs `npm install lighthouse` in $$LIGHTHOUSE_DIR (default /tmp/lh)
 	benchmarks/lighthouse.sh
