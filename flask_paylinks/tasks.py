@@ -8,6 +8,7 @@ already done. Only this module imports :mod:`rq`.
 from __future__ import annotations
 
 import logging
+import signal
 import time
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -132,8 +133,18 @@ def run_worker(app: Flask, *, burst: bool = False) -> bool:
     jobs: JobQueue = app.extensions["paylinks"].jobs
     every = int(app.config["PAYLINKS_SWEEP_SECONDS"])
 
+    stop = {"requested": False}
+
+    def request_stop(signum: int, frame: Any) -> None:
+        stop["requested"] = True
+
     class AppWorker(SimpleWorker):
         """An RQ worker that runs each job in the app context, and sweeps."""
+
+        def request_stop(self, signum: Any, frame: Any) -> None:
+            # Idle, RQ stops by raising without noting it: note it here.
+            stop["requested"] = True
+            super().request_stop(signum, frame)  # type: ignore[no-untyped-call]
 
         def perform_job(self, *args: Any, **kwargs: Any) -> bool:
             with app.app_context():
@@ -145,7 +156,7 @@ def run_worker(app: Flask, *, burst: bool = False) -> bool:
 
     worked = False
     wait = 0.5
-    while True:
+    while not stop["requested"]:
         worker = AppWorker(
             [jobs.queue()],
             connection=jobs.connection(),
@@ -155,11 +166,14 @@ def run_worker(app: Flask, *, burst: bool = False) -> bool:
         )
         try:
             worked = bool(worker.work(burst=burst, with_scheduler=False)) or worked
-            if burst or worker._stop_requested:
+            if burst or stop["requested"] or worker._stop_requested:
                 break
             # RQ's loop ends, without raising, on an error it does not handle.
             raise _WorkerLost()
         except (RedisError, _WorkerLost) as error:
+            # Between RQ's loops the signals are ours: stop after this round.
+            signal.signal(signal.SIGTERM, request_stop)
+            signal.signal(signal.SIGINT, request_stop)
             jobs.redis_down(error)
             sweep_guarded(app)
             time.sleep(wait)
@@ -187,11 +201,15 @@ def _redis_answers(jobs: JobQueue) -> bool:
 
 def sweep_guarded(app: Flask) -> None:
     """Run the outbox's sweeper in *app*'s context; log, never raise."""
+    from rq.exceptions import StopRequested
+
     from .outbox import sweep
 
     with app.app_context():
         try:
             result = sweep()
+        except StopRequested:
+            raise  # SIGTERM while sweeping: RQ's way of stopping the worker
         except Exception:
             log.exception("the sweeper failed; it runs again shortly")
             try:

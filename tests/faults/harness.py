@@ -647,10 +647,10 @@ class ExampleCrm:
     ) -> Process:
         """SIGKILL *worker* (default: the oldest one alive), as ``kill -9 PID`` does.
 
-        Only that process dies: a child it forked (RQ's scheduler, with
-        ``with_scheduler=True``) lives on, holding the dead worker's Redis
-        connections, until :meth:`stop`. With *children* the whole process
-        group is killed at once, as when a container is killed.
+        Only that process dies; a child it had forked would live on until
+        :meth:`stop` (the worker forks none: RQ's scheduler child once kept
+        a killed worker's Redis connection open). With *children* the whole
+        process group is killed at once, as when a container is killed.
         """
         alive = [w for w in self.workers if w.alive]
         target = worker or alive[0]
