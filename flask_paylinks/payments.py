@@ -41,7 +41,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.attributes import set_committed_value
 
-from . import signals
+from . import db_outage, signals
 from .contacts import Address, Contact, differences
 from .database import session
 from .errors import PayLinksError
@@ -544,7 +544,11 @@ def apply_update(gateway_name: str, update: PaymentUpdate) -> Payment | None:
     event.payment_id = payment.id
     event.processed_at = now
     changes = _transition(payment, update, now)
+    reference = payment.reference
     db.commit()
+    if PaymentState.SUCCEEDED in changes:
+        # Before anything reads the (now expired) payment again.
+        db_outage.note_charged(reference)
     _after_transition(payment, changes)
     return payment
 

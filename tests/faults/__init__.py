@@ -1,0 +1,1 @@
+"""Fault tests: real PostgreSQL, Redis, gunicorn and workers under a bounded load."""
