@@ -9,6 +9,9 @@ happened to the customer's money:
   called right after that commit): "Your payment went through (reference
   PL-...)", with a link to the receipt, built from values kept before the
   failure, so nothing is read from the database;
+* the commit of the success itself failed, so it may or may not have
+  happened: "We could not confirm your payment", the reference and the
+  receipt link, and no claim either way;
 * the receipt page could not be read: its reference (from the signed URL)
   and "reload in a moment", without claiming either way;
 * otherwise: "You have not been charged; please try again in a moment."
@@ -60,6 +63,11 @@ WENT_THROUGH = (
     "Your payment went through (reference {reference}). "
     "Your receipt will show in a moment."
 )
+IN_DOUBT = (
+    "We could not confirm your payment just now (reference {reference}). "
+    "Open your receipt in a moment to see whether it went through before "
+    "paying again."
+)
 DASHBOARD_MESSAGE = (
     "We could not reach the database just now. Try again in a moment. If you "
     "were saving something, check whether it was saved before saving it again."
@@ -79,6 +87,7 @@ _OUTAGES = (
     PendingRollbackError,
 )
 _CHARGED_KEY = "flask_paylinks.charged_reference"
+_CHARGING_KEY = "flask_paylinks.charging_reference"
 
 
 def is_outage(error: BaseException) -> bool:
@@ -106,6 +115,24 @@ def note_charged(reference: str) -> None:
         request.environ[_CHARGED_KEY] = reference
 
 
+def note_charging(reference: str) -> None:
+    """Record that this request is about to commit the success of *reference*.
+
+    Should that commit fail, nobody can tell here whether the server
+    committed it: the 503 then says so instead of "not charged".
+    """
+    if has_request_context():
+        request.environ[_CHARGING_KEY] = reference
+
+
+def charging_reference() -> str | None:
+    """The reference whose success this request began to commit, or ``None``."""
+    if not has_request_context():
+        return None
+    found: str | None = request.environ.get(_CHARGING_KEY)
+    return found
+
+
 def charged_reference() -> str | None:
     """The reference of the payment this request charged, or ``None``."""
     if not has_request_context():
@@ -119,7 +146,8 @@ class Outage:
     """What the 503 says: the message, and the receipt when the customer paid."""
 
     message: str
-    #: ``None`` when it cannot be known (the receipt page of an earlier payment).
+    #: ``None`` when it cannot be known here (the commit of the charge
+    #: failed; the receipt page of an earlier payment).
     charged: bool | None
     reference: str | None = None
     receipt_url: str | None = None
@@ -205,6 +233,14 @@ def describe() -> Outage:
             charged=True,
             reference=reference,
             receipt_url=receipt_link(slug, reference),
+        )
+    in_doubt = charging_reference()
+    if in_doubt is not None and slug:
+        return Outage(
+            message=IN_DOUBT.format(reference=in_doubt),
+            charged=None,
+            reference=in_doubt,
+            receipt_url=receipt_link(slug, in_doubt),
         )
     if request.endpoint == "paylinks_checkout.receipt" and slug:
         shown = receipt_reference(_view_arg("token") or "")

@@ -544,9 +544,11 @@ def apply_update(gateway_name: str, update: PaymentUpdate) -> Payment | None:
     event.payment_id = payment.id
     event.processed_at = now
     changes = _transition(payment, update, now)
-    reference = payment.reference
+    reference, succeeded = payment.reference, PaymentState.SUCCEEDED in changes
+    if succeeded:
+        db_outage.note_charging(reference)
     db.commit()
-    if PaymentState.SUCCEEDED in changes:
+    if succeeded:
         # Before anything reads the (now expired) payment again.
         db_outage.note_charged(reference)
     _after_transition(payment, changes)

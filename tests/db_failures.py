@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import OperationalError
 
 DROPPED = "server closed the connection unexpectedly"
 
@@ -27,11 +28,20 @@ class DatabaseFailures:
         self.only_tables: tuple[str, ...] = ()
         self._after_charge = False
         self._charge_flushed = False
+        self._fail_commit = False
         self.failed_statements: list[str] = []
 
     def after_next_charge(self) -> None:
         """Fail every statement after the commit that marks a payment succeeded."""
         self._after_charge = True
+
+    def at_next_charge_commit(self) -> None:
+        """Drop the connection as the commit of the next charge is sent.
+
+        The commit does not happen; the app cannot tell it from a server
+        that committed and then went away before answering.
+        """
+        self._after_charge = self._fail_commit = True
 
     def _before(
         self,
@@ -58,6 +68,10 @@ class DatabaseFailures:
         if self._charge_flushed:
             self.down = True
             self._after_charge = self._charge_flushed = False
+            if self._fail_commit:
+                self._fail_commit = False
+                dbapi_error = self.engine.dialect.loaded_dbapi.OperationalError
+                raise OperationalError("COMMIT", {}, dbapi_error(DROPPED))
 
 
 @contextlib.contextmanager

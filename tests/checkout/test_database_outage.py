@@ -121,6 +121,31 @@ def test_pay_reads_nothing_after_committing_the_charge(
     assert _reference_in(response.location) == payment.reference
 
 
+def test_commit_of_the_charge_failing_claims_neither_way(
+    host_a: Flask,
+    client: FlaskClient,
+    shop: Shop,
+    link: PaymentLink,
+    failures: DatabaseFailures,
+) -> None:
+    form = priced(client, link, submission(client, link))
+    failures.at_next_charge_commit()
+
+    response = client.post(f"/pay/{link.slug}", data=form)
+
+    failures.down = False
+    [payment] = shop.payments()
+    assert response.status_code == 503, response.text
+    assert (
+        f"We could not confirm your payment just now (reference {payment.reference})"
+        in response.text
+    )
+    assert "not been charged" not in response.text
+    assert "Your payment went through" not in response.text
+    with host_a.test_request_context():
+        assert db_outage.receipt_link(link.slug, payment.reference) in response.text
+
+
 def test_pay_with_the_database_down_charges_nothing_and_says_so(
     client: FlaskClient, shop: Shop, link: PaymentLink, failures: DatabaseFailures
 ) -> None:
