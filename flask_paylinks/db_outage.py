@@ -158,9 +158,39 @@ Render = Callable[["Outage"], str]
 
 
 def register(blueprint: Blueprint, render: Render) -> None:
-    """Answer database outages in *blueprint*'s requests with ``render(outage)``."""
+    """Answer database outages in *blueprint*'s requests with ``render(outage)``.
+
+    Also closes the session at the end of every app context in a way that
+    cannot raise (see :func:`close_session`).
+    """
     for error_class in HANDLED:
         blueprint.register_error_handler(error_class, _handler(render))
+    blueprint.record_once(lambda state: state.app.teardown_appcontext(close_session))
+
+
+def close_session(error: BaseException | None = None) -> None:
+    """Close the session; a connection that died meanwhile is dropped, not raised.
+
+    Flask-SQLAlchemy closes the session when the app context ends, which
+    rolls back on the connection. When the server went away after the
+    answer was made (a receipt redirect already decided), that rollback
+    raises and turns the answer into a bare 500. This runs first (teardown
+    functions run last-registered first, and the host initialises ``db``
+    before PayLinks) and leaves Flask-SQLAlchemy nothing to close.
+    """
+    state = current_app.extensions.get("paylinks")
+    if state is None:
+        return
+    scoped = state.db.session
+    try:
+        scoped.remove()
+    except Exception:
+        log.warning("closing the session failed; its connection is dropped")
+        try:
+            scoped.registry().invalidate()
+        except Exception:
+            log.debug("invalidating the session failed", exc_info=True)
+        scoped.registry.clear()
 
 
 def _handler(render: Render) -> Callable[[Exception], Response]:

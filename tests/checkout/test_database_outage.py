@@ -8,6 +8,7 @@ restarts a real server under load.
 
 from __future__ import annotations
 
+import contextvars
 from collections.abc import Iterator
 
 import pytest
@@ -238,6 +239,32 @@ def test_pool_timeout_answers_503(database_url: str, shop: Shop, yoga: Product) 
         assert client.get(f"/pay/{link.slug}?r=x").status_code == 200
         crm_a.db.session.remove()
         engine.dispose()
+
+
+def test_connection_dying_after_the_answer_does_not_turn_it_into_500(
+    host_a: Flask,
+    link: PaymentLink,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The server goes away after the page was made: the session's closing
+    # rollback fails, after the view has answered.
+    with host_a.app_context():
+        dialect = crm_a.db.engine.dialect
+
+    def rollback_fails(dbapi_connection: object) -> None:
+        raise dialect.loaded_dbapi.OperationalError(DATABASE_GONE)
+
+    monkeypatch.setattr(dialect, "do_rollback", rollback_fails)
+    # As under a real server: the request's own app context, torn down after.
+    fresh = host_a.test_client()
+    response = contextvars.Context().run(
+        fresh.get, f"/pay/{link.slug}?r=personal", buffered=True
+    )
+    monkeypatch.undo()
+
+    assert response.status_code == 200
+    again = contextvars.Context().run(fresh.get, f"/pay/{link.slug}?r=again")
+    assert again.status_code == 200
 
 
 def test_only_outages_are_turned_into_503() -> None:
