@@ -36,6 +36,7 @@ from flask import (
     request,
     url_for,
 )
+from flask.sansio.blueprints import BlueprintSetupState
 from markupsafe import escape
 from sqlalchemy.exc import (
     DBAPIError,
@@ -165,7 +166,11 @@ def register(blueprint: Blueprint, render: Render) -> None:
     """
     for error_class in HANDLED:
         blueprint.register_error_handler(error_class, _handler(render))
-    blueprint.record_once(lambda state: state.app.teardown_appcontext(close_session))
+    blueprint.record_once(_on_register)
+
+
+def _on_register(state: BlueprintSetupState) -> None:
+    state.app.teardown_appcontext(close_session)
 
 
 def close_session(error: BaseException | None = None) -> None:
