@@ -170,7 +170,8 @@ def register(blueprint: Blueprint, render: Render) -> None:
 
 
 def _on_register(state: BlueprintSetupState) -> None:
-    state.app.teardown_appcontext(close_session)
+    if close_session not in state.app.teardown_appcontext_funcs:
+        state.app.teardown_appcontext(close_session)
 
 
 def close_session(error: BaseException | None = None) -> None:
