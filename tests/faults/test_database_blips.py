@@ -206,13 +206,15 @@ class Seen:
     went_through: dict[str, str] = field(default_factory=dict)
     #: email -> the reference a "could not confirm" 503 named.
     in_doubt: dict[str, str] = field(default_factory=dict)
-    #: emails whose pay answered "not charged".
+    #: emails whose page, quote or pay answered "not charged".
     not_charged: set[str] = field(default_factory=set)
     errors: list[str] = field(default_factory=list)
 
-    def record(self, step: str, response: requests.Response) -> None:
+    def record(self, step: str, email: str, response: requests.Response) -> None:
         with self.lock:
             self.answers.append((step, response.status_code, response.text))
+            if response.status_code == 503 and NOT_CHARGED in response.text:
+                self.not_charged.add(email)
 
 
 def _reference_of_receipt(location: str) -> str:
@@ -225,7 +227,7 @@ def _reference_of_receipt(location: str) -> str:
 def _pay_once(base: str, slug: str, email: str, seen: Seen) -> None:
     session = requests.Session()
     page = session.get(f"{base}/pay/{slug}", timeout=20)
-    seen.record("page", page)
+    seen.record("page", email, page)
     if page.status_code != 200:
         return
     data = form_of(page.text)
@@ -244,14 +246,14 @@ def _pay_once(base: str, slug: str, email: str, seen: Seen) -> None:
         headers={"Accept": "application/json"},
         timeout=20,
     )
-    seen.record("quote", quote)
+    seen.record("quote", email, quote)
     if quote.status_code != 200:
         return
     data["terms"] = quote.json()["terms"]
     pay = session.post(
         f"{base}/pay/{slug}", data=data, allow_redirects=False, timeout=20
     )
-    seen.record("pay", pay)
+    seen.record("pay", email, pay)
     with seen.lock:
         if pay.status_code == 303:
             seen.receipts[email] = _reference_of_receipt(pay.headers["Location"])
@@ -261,8 +263,6 @@ def _pay_once(base: str, slug: str, email: str, seen: Seen) -> None:
                 seen.went_through[email] = found.group()
             elif "could not confirm your payment" in pay.text and found:
                 seen.in_doubt[email] = found.group()
-            elif NOT_CHARGED in pay.text:
-                seen.not_charged.add(email)
 
 
 def _customer(number: int, base: str, slug: str, until: float, seen: Seen) -> None:
