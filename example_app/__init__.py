@@ -69,6 +69,9 @@ def create_app(
     app.config.from_mapping(settings_from_environment(app.instance_path))
     if config:
         app.config.update(config)
+    # A pooled connection is checked before use, so a database restart costs
+    # a reconnect instead of an error page (unless the host set its own).
+    app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {"pool_pre_ping": True})
     from .secret_key import configure_secret_key
 
     configure_secret_key(app)

@@ -41,7 +41,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.attributes import set_committed_value
 
-from . import outbox, signals
+from . import db_outage, outbox, signals
 from .contacts import Address, Contact, differences
 from .database import session
 from .errors import PayLinksError
@@ -547,7 +547,13 @@ def apply_update(gateway_name: str, update: PaymentUpdate) -> Payment | None:
     changes = _transition(payment, update, now)
     owed = _owe_followups(payment, changes, now)
     link_id = payment.link_id
+    reference, succeeded = payment.reference, PaymentState.SUCCEEDED in changes
+    if succeeded:
+        db_outage.note_charging(reference)
     db.commit()
+    if succeeded:
+        # Before anything reads the (now expired) payment again.
+        db_outage.note_charged(reference)
     _after_transition(payment, changes, owed, link_id)
     return payment
 

@@ -24,11 +24,10 @@ from flask import (
 )
 from flask.typing import ResponseReturnValue
 from flask_wtf.csrf import CSRFError
-from itsdangerous import BadSignature, URLSafeSerializer
 from werkzeug.exceptions import HTTPException
 
+from .. import db_outage, payments, signals
 from .. import links as link_service
-from .. import payments, signals
 from ..models import PaymentLink, PaymentState
 from ..pricing import (
     Choices,
@@ -43,6 +42,7 @@ from ..pricing import (
 from ..ratelimit import mark_coupon_refused
 from . import blueprint
 from .assets import find_asset
+from .receipt_links import receipt_url_for, reference_of
 from .redirects import redirect_target
 from .rendering import (
     branding,
@@ -59,7 +59,6 @@ from .rendering import (
 )
 
 View = ResponseReturnValue
-RECEIPT_SALT = "paylinks.receipt"
 CSRF_NOTICE = (
     "This page was open too long. Check your details and press Pay again; "
     "you have not been charged."
@@ -85,16 +84,9 @@ def _active_link(slug: str) -> PaymentLink:
     return link
 
 
-def _receipt_token(payment_reference: str) -> str:
-    serializer = URLSafeSerializer(current_app.secret_key or "", salt=RECEIPT_SALT)
-    return str(serializer.dumps(payment_reference))
-
-
 def receipt_url(link: PaymentLink, reference: str) -> str:
     """Where the customer sees the receipt of a payment on *link*."""
-    return url_for(
-        "paylinks_checkout.receipt", slug=link.slug, token=_receipt_token(reference)
-    )
+    return receipt_url_for(link.slug, reference)
 
 
 def _display_quote(
@@ -158,8 +150,15 @@ def _reshow(
 
 @blueprint.post("/<slug>")
 def pay(slug: str) -> View:
-    """Price the order, start the payment once, and pay it (sandbox: the card)."""
+    """Price the order, start the payment once, and pay it (sandbox: the card).
+
+    Once the charge is committed nothing more is read from the database to
+    answer: the receipt URL is built from the slug and reference read
+    before, so a database that drops right after the charge cannot turn the
+    customer's answer into an error (see :mod:`flask_paylinks.db_outage`).
+    """
     link = _active_link(slug)
+    slug = link.slug
     offer = offer_from_link(link)
     form = new_checkout_form(link, formdata=request.form)
     card_form = card_form_for(request.form)
@@ -217,8 +216,12 @@ def pay(slug: str) -> View:
             "charged; please try again.",
         )
     payment = checkout.payment
+    reference = payment.reference
     if payment.state == PaymentState.PENDING and card_form is not None:
         payment = payments.confirm_test_card(payment, card_form.number.data or "")
+        if db_outage.charged_reference() == reference:
+            # Committed as succeeded: answer from what was read before.
+            return redirect(receipt_url_for(slug, reference), code=303)
     if payment.state == PaymentState.FAILED:
         # This attempt is over; paying again is a new attempt.
         form.attempt.data = payments.new_attempt()
@@ -234,7 +237,7 @@ def pay(slug: str) -> View:
             status=402,
             notice=f"{message} You have not been charged. Try another card.",
         )
-    return redirect(receipt_url(link, payment.reference), code=303)
+    return redirect(receipt_url_for(slug, reference), code=303)
 
 
 def _terms_changed(link: PaymentLink, args: dict[str, Any], priced: Quote) -> View:
@@ -316,12 +319,10 @@ def receipt(slug: str, token: str) -> View:
     link = link_service.find_by_slug(slug)
     if link is None:
         abort(404)
-    serializer = URLSafeSerializer(current_app.secret_key or "", salt=RECEIPT_SALT)
-    try:
-        reference = serializer.loads(token)
-    except BadSignature:
+    reference = reference_of(token)
+    if reference is None:
         abort(404)
-    payment = payments.get_by_reference(link, str(reference))
+    payment = payments.get_by_reference(link, reference)
     if payment is None:
         abort(404)
     settled = payment.state in (PaymentState.SUCCEEDED, PaymentState.REFUNDED)
@@ -378,6 +379,10 @@ def csrf_refused(error: CSRFError) -> ResponseReturnValue:
         # An error handler that raises answers 500: hand the 404/410 back
         # through the app's own handlers instead.
         return current_app.handle_http_exception(gone)
+    except db_outage.HANDLED as error:
+        if not db_outage.is_outage(error):
+            raise
+        return db_outage.respond(error, db_outage.render_checkout)
     offer = offer_from_link(link)
     choices, _ = choices_from_form(offer, request.form)
     return _reshow(
@@ -396,7 +401,13 @@ def csrf_refused(error: CSRFError) -> ResponseReturnValue:
 def rate_limited(error: Exception) -> tuple[str, int]:
     """A readable page when a customer tried too often."""
     slug = request.view_args.get("slug") if request.view_args else None
-    link = link_service.find_by_slug(slug) if slug else None
+    try:
+        link = link_service.find_by_slug(slug) if slug else None
+    except db_outage.HANDLED as failure:
+        if not db_outage.is_outage(failure):
+            raise
+        db_outage.reset_session()
+        link = None  # the page needs no link: the default branding will do
     layout = (
         _layout(link)
         if link is not None
@@ -410,3 +421,6 @@ def rate_limited(error: Exception) -> tuple[str, int]:
     return render_template(
         "paylinks/checkout/rate_limited.html", back_url=back, **layout
     ), 429
+
+
+db_outage.register(blueprint, db_outage.render_checkout)

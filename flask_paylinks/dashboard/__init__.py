@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from flask import Blueprint
 
+from .. import db_outage
 from .security import add_dashboard_headers
 
 blueprint = Blueprint("paylinks", __name__)
 blueprint.after_request(add_dashboard_headers)
+# A database that is away: a 503 in the host layout, not a bare 500.
+db_outage.register(blueprint, db_outage.render_dashboard)
 
 
 @blueprint.before_request

@@ -61,7 +61,8 @@
     }).then(function (response) {
       return response.json();
     }).then(function (data) {
-      if (mine !== pending) { return; }
+      // A 503 (database away) carries only an error: keep what is shown.
+      if (mine !== pending || typeof data.summary !== "string") { return; }
       summary.innerHTML = data.summary;
       // The summary carries the terms for the new total; they go by the Pay button.
       var nextTerms = summary.querySelector("template[data-terms]");
