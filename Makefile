@@ -23,7 +23,7 @@ test:  ## set up (PostgreSQL, Redis, Chromium, .venv) and run every check and te
 	$(VENV)/ruff format --check .
 	$(VENV)/mypy
 	$(VENV)/sphinx-build -q -W -b html docs docs/_build/html
-	$(VENV)/pytest
+	$(VENV)/pytest -m "not faults"
 	$(VENV)/pytest --db=postgresql -m "not browser"
 
 lint:

@@ -48,6 +48,11 @@ def pytest_configure(config: pytest.Config) -> None:
     )
     config.addinivalue_line("markers", "browser: drives headless Chromium")
     config.addinivalue_line("markers", "slow: takes more than a few seconds")
+    config.addinivalue_line(
+        "markers",
+        "faults: stops and starts real PostgreSQL, Redis, gunicorn and workers "
+        "(run once, in the PostgreSQL lane)",
+    )
 
 
 # -- services ---------------------------------------------------------------

@@ -43,7 +43,7 @@ from ..services import (
     wait_for_port,
 )
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.faults]
 
 ROOT = Path(__file__).resolve().parents[2]
 #: The gunicorn of the environment running the tests.

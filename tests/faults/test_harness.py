@@ -31,7 +31,7 @@ from .harness import (
     run_load,
 )
 
-pytestmark = [pytest.mark.slow, pytest.mark.postgresql]
+pytestmark = [pytest.mark.slow, pytest.mark.postgresql, pytest.mark.faults]
 
 
 @pytest.fixture(scope="module")

@@ -29,7 +29,7 @@ from .harness import (
     run_load,
 )
 
-pytestmark = [pytest.mark.slow, pytest.mark.postgresql]
+pytestmark = [pytest.mark.slow, pytest.mark.postgresql, pytest.mark.faults]
 ROOT = Path(__file__).resolve().parents[2]
 
 
