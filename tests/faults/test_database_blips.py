@@ -356,6 +356,30 @@ def test_postgresql_restart_mid_load(setup: Setup) -> None:
             assert shown == payment.reference, (email, payment.reference)
     for email in seen.not_charged:
         assert email not in payments or payments[email].state != "succeeded"
+    _assert_the_sweeper_leaves_nothing_pending(setup)
+
+
+def _assert_the_sweeper_leaves_nothing_pending(setup: Setup) -> None:
+    """The worker's sweeper, run once the sandbox's window has passed, settles
+    what the blip left pending: its clock is moved on instead of the test
+    waiting two minutes."""
+    from datetime import timedelta
+
+    from flask_paylinks import outbox
+    from flask_paylinks.gateways.sandbox import SandboxGateway
+    from flask_paylinks.models import utcnow
+
+    app = crm_a.create_app(setup.url)
+    try:
+        with app.app_context():
+            later = utcnow() + timedelta(seconds=SandboxGateway.abandon_after + 1)
+            outbox.sweep(now=later)
+    finally:
+        with app.app_context():
+            crm_a.db.session.remove()
+            crm_a.db.engine.dispose()
+    states = [p.state for p in _payments(setup.url).values()]
+    assert PaymentState.PENDING not in states
 
 
 def test_postgresql_down_for_seconds(setup: Setup) -> None:
@@ -377,3 +401,4 @@ def test_postgresql_down_for_seconds(setup: Setup) -> None:
                 seen.went_through.get(email),
                 seen.in_doubt.get(email),
             )
+    _assert_the_sweeper_leaves_nothing_pending(setup)
