@@ -10,14 +10,12 @@ the rest of the suite they run on SQLite, and on PostgreSQL with
 from __future__ import annotations
 
 import logging
-import threading
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Iterator
 from datetime import timedelta
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
 from flask import Flask
@@ -31,20 +29,7 @@ from flask_paylinks.pricing import Choices, terms_digest
 from ..browser import LiveServer, live_server
 from ..hosts import crm_a
 from .conftest import DECLINED_CARD, OWNER, Shop, priced, submission
-
-T = TypeVar("T")
-
-
-def all_at_once(count: int, work: Callable[[int], T]) -> list[T]:
-    """Run ``work(i)`` in *count* threads released together."""
-    gate = threading.Barrier(count)
-
-    def run(index: int) -> T:
-        gate.wait()
-        return work(index)
-
-    with ThreadPoolExecutor(count) as pool:
-        return list(pool.map(run, range(count)))
+from .test_concurrency import all_at_once
 
 
 def http_post(server: LiveServer, path: str, data: dict[str, str]) -> tuple[int, str]:

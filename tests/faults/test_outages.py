@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from flask import Flask
 
 from .harness import (
     Database,
@@ -115,17 +116,31 @@ def _migrated(pg: Postgres) -> str:
     return url
 
 
-def test_a_worker_killed_mid_job_leaves_the_job_done_once_within_a_minute(
-    pg: Postgres, rd: Redis, tmp_path: Path
-) -> None:
+def _slow_app(pg: Postgres, rd: Redis) -> tuple[str, Flask]:
+    """A migrated database and test host A with its slow receiver on it."""
     from ..hosts import crm_a, slow_receiver
 
     url = _migrated(pg)
     app = slow_receiver.create_app(url, rd.url)
     with app.app_context():
         crm_a.db.create_all()
+    return url, app
+
+
+def _dispose(app: Flask) -> None:
+    from ..hosts import crm_a
+
+    with app.app_context():
+        crm_a.db.session.remove()
+        crm_a.db.engine.dispose()
+
+
+def test_a_worker_killed_mid_job_leaves_the_job_done_once_within_a_minute(
+    pg: Postgres, rd: Redis, tmp_path: Path
+) -> None:
     from ..checkout.conftest import Shop, priced, submission
 
+    url, app = _slow_app(pg, rd)
     shop = Shop(app)
     link = shop.link([{"product": shop.product()}])
     client = app.test_client()
@@ -174,20 +189,13 @@ def test_a_worker_killed_mid_job_leaves_the_job_done_once_within_a_minute(
             if process is not None:
                 process.stop()
         db.close()
-        with app.app_context():
-            crm_a.db.session.remove()
-            crm_a.db.engine.dispose()
+        _dispose(app)
 
 
 def test_the_worker_exits_cleanly_on_sigterm(
     pg: Postgres, rd: Redis, tmp_path: Path
 ) -> None:
-    url = _migrated(pg)
-    from ..hosts import crm_a, slow_receiver
-
-    app = slow_receiver.create_app(url, rd.url)
-    with app.app_context():
-        crm_a.db.create_all()
+    url, app = _slow_app(pg, rd)
     worker = subprocess.Popen(
         [
             sys.executable,
@@ -212,6 +220,4 @@ def test_the_worker_exits_cleanly_on_sigterm(
         if worker.poll() is None:
             worker.kill()
             worker.wait()
-        with app.app_context():
-            crm_a.db.session.remove()
-            crm_a.db.engine.dispose()
+        _dispose(app)
