@@ -107,7 +107,7 @@ def test_pay_reads_nothing_after_committing_the_charge(
 ) -> None:
     # What follows the commit (follow-ups, signals) is the outbox's business;
     # without it, the view alone must answer from what it read before.
-    monkeypatch.setattr(payments, "_after_transition", lambda payment, entered: None)
+    monkeypatch.setattr(payments, "_after_transition", lambda *args: None)
     form = priced(client, link, submission(client, link))
     failures.after_next_charge()
 
