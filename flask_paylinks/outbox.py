@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -101,6 +102,28 @@ def dispatch(item_ids: Iterable[int]) -> None:
         jobs.enqueue(
             run_outbox_item, item_id, job_id=f"paylinks-outbox-{item_id}", retry=False
         )
+    if jobs.is_inline:
+        _sweep_now_and_then()
+
+
+def _sweep_now_and_then() -> None:
+    """Without a worker, sweep from the requests that owe follow-ups.
+
+    At most once per ``PAYLINKS_SWEEP_SECONDS`` per process, so follow-ups
+    that failed earlier are retried without a cron job.
+    """
+    extras = current_app.extensions["paylinks"].extras
+    now = time.monotonic()
+    if now - extras.get("outbox.last_sweep", float("-inf")) < _config(
+        "PAYLINKS_SWEEP_SECONDS"
+    ):
+        return
+    extras["outbox.last_sweep"] = now
+    try:
+        sweep()
+    except Exception:
+        log.exception("the sweeper failed; it runs again later")
+        _rollback_quietly()
 
 
 def run(item_id: int) -> bool:

@@ -610,3 +610,32 @@ def test_a_receiver_that_ends_the_transaction_is_followed_up_once(
     with host_a.app_context():
         tags = list(crm_a.db.session.scalars(crm_a.db.select(crm_a.Tag.name)))
     assert tags == (["note 1"] if ending == "commit" else [])
+
+
+def test_without_a_worker_a_later_payment_retries_a_failed_follow_up(
+    host_a: Flask, shop: Shop, yoga: Product
+) -> None:
+    calls: list[str] = []
+
+    def flaky(sender: Any, payment: Any, **extra: Any) -> None:
+        calls.append(payment.reference)
+        if len(calls) == 1:
+            raise RuntimeError("the host's automation is down, once")
+
+    link = shop.link([{"product": yoga}])
+    signals.payment_succeeded.connect(flaky, host_a)
+    try:
+        for _ in range(2):
+            client = host_a.test_client()
+            data = priced(client, link, submission(client, link))
+            assert client.post(f"/pay/{link.slug}", data=data).status_code == 303
+            # Its back-off passes, and the process's last sweep is long ago.
+            due_now(host_a)
+            host_a.extensions["paylinks"].extras.pop("outbox.last_sweep", None)
+    finally:
+        signals.payment_succeeded.disconnect(flaky, host_a)
+    first, second = shop.payments()
+    # The second payment's request swept: the first's follow-up ran again.
+    assert calls == [first.reference, second.reference, first.reference]
+    assert first.followed_up_at is not None
+    assert second.followed_up_at is not None
