@@ -141,6 +141,9 @@ def run_worker(app: Flask, *, burst: bool = False) -> bool:
     class AppWorker(SimpleWorker):
         """An RQ worker that runs each job in the app context, and sweeps."""
 
+        #: Back off at most 5 s between reconnections (RQ's default is 60 s).
+        max_connection_wait_time = 5.0
+
         def request_stop(self, signum: Any, frame: Any) -> None:
             # Idle, RQ stops by raising without noting it: note it here.
             stop["requested"] = True
@@ -151,20 +154,23 @@ def run_worker(app: Flask, *, burst: bool = False) -> bool:
                 return bool(super().perform_job(*args, **kwargs))
 
         def run_maintenance_tasks(self) -> None:
-            super().run_maintenance_tasks()  # type: ignore[no-untyped-call]
+            # The sweep first: it needs only the database, so it goes on
+            # (running due follow-ups here) while Redis is away.
             sweep_guarded(app)
+            super().run_maintenance_tasks()  # type: ignore[no-untyped-call]
 
     worked = False
     wait = 0.5
     while not stop["requested"]:
-        worker = AppWorker(
-            [jobs.queue()],
-            connection=jobs.connection(),
-            maintenance_interval=every,
-            # Idle, the worker wakes every `every` seconds to sweep.
-            worker_ttl=every + 15,
-        )
         try:
+            # Making the worker talks to Redis already (CLIENT SETNAME).
+            worker = AppWorker(
+                [jobs.queue()],
+                connection=jobs.connection(),
+                maintenance_interval=every,
+                # Idle, the worker wakes every `every` seconds to sweep.
+                worker_ttl=every + 15,
+            )
             worked = bool(worker.work(burst=burst, with_scheduler=False)) or worked
             if burst or stop["requested"] or worker._stop_requested:
                 break

@@ -221,3 +221,45 @@ def test_the_worker_exits_cleanly_on_sigterm(
             worker.kill()
             worker.wait()
         _dispose(app)
+
+
+def test_a_worker_started_while_redis_is_down_waits_for_it(
+    pg: Postgres, rd: Redis, tmp_path: Path
+) -> None:
+    from ..checkout.conftest import Shop, priced, submission
+
+    url, app = _slow_app(pg, rd)
+    db = Database(url)
+    rd.stop(crash=True)
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1"}
+    command = [
+        sys.executable,
+        "-m",
+        "flask",
+        "--app",
+        _slow_host(url, rd.url),
+        "paylinks",
+        "worker",
+    ]
+    worker = Process("worker", command, env=env, log=tmp_path / "worker.log")
+    try:
+        time.sleep(6)
+        assert worker.alive, worker.tail()
+        assert "Redis is unreachable" in worker.output()
+        rd.start()
+        shop = Shop(app)
+        link = shop.link([{"product": shop.product()}])
+        client = app.test_client()
+        form = priced(client, link, submission(client, link))
+        assert client.post(f"/pay/{link.slug}", data=form).status_code == 303
+        done, _ = poll(
+            lambda: db.outbox_by_state(),
+            lambda by_state: by_state == {"done": 2},
+            timeout=60,
+        )
+        assert done == {"done": 2}, worker.tail()
+        assert "Redis is reachable again" in worker.output()
+    finally:
+        worker.stop()
+        db.close()
+        _dispose(app)
