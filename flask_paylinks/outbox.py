@@ -95,6 +95,12 @@ def dispatch(item_ids: Iterable[int]) -> None:
     Never raises: what could not be handed on or failed is picked up by
     the sweeper.
     """
+    _hand_out(item_ids)
+    if current_app.extensions["paylinks"].jobs.is_inline:
+        _sweep_now_and_then()
+
+
+def _hand_out(item_ids: Iterable[int]) -> None:
     from .tasks import run_outbox_item
 
     jobs = current_app.extensions["paylinks"].jobs
@@ -102,8 +108,6 @@ def dispatch(item_ids: Iterable[int]) -> None:
         jobs.enqueue(
             run_outbox_item, item_id, job_id=f"paylinks-outbox-{item_id}", retry=False
         )
-    if jobs.is_inline:
-        _sweep_now_and_then()
 
 
 def _sweep_now_and_then() -> None:
@@ -113,12 +117,9 @@ def _sweep_now_and_then() -> None:
     that failed earlier are retried without a cron job.
     """
     extras = current_app.extensions["paylinks"].extras
-    now = time.monotonic()
-    if now - extras.get("outbox.last_sweep", float("-inf")) < _config(
-        "PAYLINKS_SWEEP_SECONDS"
-    ):
+    last = extras.get("outbox.last_sweep", float("-inf"))
+    if time.monotonic() - last < _config("PAYLINKS_SWEEP_SECONDS"):
         return
-    extras["outbox.last_sweep"] = now
     try:
         sweep()
     except Exception:
@@ -261,6 +262,7 @@ def sweep(*, now: datetime | None = None, limit: int = 500) -> SweepResult:
     """
     from .payments import abandon_stale
 
+    current_app.extensions["paylinks"].extras["outbox.last_sweep"] = time.monotonic()
     now = now or utcnow()
     db = session()
     redispatch = now - timedelta(seconds=_config("PAYLINKS_OUTBOX_REDISPATCH_SECONDS"))
@@ -286,7 +288,7 @@ def sweep(*, now: datetime | None = None, limit: int = 500) -> SweepResult:
     )
     mine = [item_id for item_id in candidates if _mark_dispatched(item_id, due, now)]
     db.commit()
-    dispatch(mine)
+    _hand_out(mine)
     abandoned = abandon_stale(now=now, older_than=_settle_after())
     parked = int(
         db.scalar(
