@@ -47,6 +47,8 @@ from sqlalchemy.exc import (
 )
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
+from .database import reset_session
+
 log = logging.getLogger(__name__)
 
 #: Seconds a client is asked to wait before trying again.
@@ -239,24 +241,6 @@ def respond(error: BaseException, render: Render) -> Response:
     response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
     response.headers["Cache-Control"] = "no-store"
     return response
-
-
-def reset_session() -> None:
-    """Roll the session back so the next request gets a working connection.
-
-    SQLAlchemy has already invalidated a connection it found dead (and the
-    pool's older connections with it); the rollback ends the failed
-    transaction. When even that fails, the session is closed.
-    """
-    session = current_app.extensions["paylinks"].db.session
-    try:
-        session.rollback()
-    except Exception:
-        log.debug("rollback after an outage failed; closing the session")
-        try:
-            session.close()
-        except Exception:
-            log.debug("closing the session after an outage failed", exc_info=True)
 
 
 def describe() -> Outage:

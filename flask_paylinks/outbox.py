@@ -35,7 +35,7 @@ from typing import Any
 from flask import current_app
 from sqlalchemy import and_, func, or_, select, update
 
-from .database import session
+from .database import reset_session, session
 from .errors import PayLinksError
 from .models import OutboxItem, OutboxState, utcnow
 
@@ -124,7 +124,7 @@ def _sweep_now_and_then() -> None:
         sweep()
     except Exception:
         log.exception("the sweeper failed; it runs again later")
-        _rollback_quietly()
+        reset_session()
 
 
 def run(item_id: int) -> bool:
@@ -171,7 +171,7 @@ def run(item_id: int) -> bool:
         log.exception(
             "follow-up %s of %s failed (attempt %s)", kind, subject_id, attempts
         )
-        _rollback_quietly()
+        reset_session()
         _reschedule(item_id, token, attempts, f"{type(error).__name__}: {error}")
         return False
     finished: Any = db.execute(
@@ -227,19 +227,12 @@ def _reschedule(item_id: int, token: str, attempts: int, error: str) -> None:
     except Exception:
         # The database is away: the lease runs out and the sweeper retries.
         log.exception("could not reschedule follow-up %s", item_id)
-        _rollback_quietly()
+        reset_session()
         return
     if parked:
         log.error(
             "follow-up %s failed %s times and is parked: %s", item_id, attempts, error
         )
-
-
-def _rollback_quietly() -> None:
-    try:
-        session().rollback()
-    except Exception:
-        log.exception("rolling back after a failed follow-up failed too")
 
 
 @dataclass(frozen=True, slots=True)
@@ -269,18 +262,7 @@ def sweep(*, now: datetime | None = None, limit: int = 500) -> SweepResult:
     not_recent = or_(
         OutboxItem.dispatched_at.is_(None), OutboxItem.dispatched_at < redispatch
     )
-    due = or_(
-        and_(
-            OutboxItem.state == OutboxState.PENDING,
-            OutboxItem.run_after <= now,
-            not_recent,
-        ),
-        and_(
-            OutboxItem.state == OutboxState.RUNNING,
-            OutboxItem.lease_until < now,
-            not_recent,
-        ),
-    )
+    due = and_(_due(now), not_recent)
     candidates = list(
         db.scalars(
             select(OutboxItem.id).where(due).order_by(OutboxItem.id).limit(limit)

@@ -80,7 +80,7 @@ from .pricing import (
     quote,
     terms_digest,
 )
-from .scoping import MAX_ID, owned
+from .scoping import MAX_ID, get_owned, owned
 
 log = logging.getLogger(__name__)
 
@@ -935,14 +935,11 @@ def apply_contact_changes(owner: str, payment_id: int) -> Payment | None:
 
 def dismiss_contact_changes(owner: str, payment_id: int) -> Payment | None:
     """The merchant keeps the CRM's details; the typed ones are forgotten."""
-    if not 0 < payment_id < MAX_ID:
-        return None
-    db = session()
-    payment = db.scalars(owned(Payment, owner).where(Payment.id == payment_id)).first()
+    payment = get_owned(Payment, owner, payment_id)
     if payment is None:
         return None
     payment.contact_changes = None
-    db.commit()
+    session().commit()
     return payment
 
 

@@ -13,7 +13,9 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from flask import Flask, current_app
+from flask import Flask
+
+from .database import reset_session
 
 log = logging.getLogger(__name__)
 
@@ -109,10 +111,7 @@ def run_guarded(job: Job, *args: Any) -> bool:
         job(*args)
     except Exception:
         log.exception("job %s%r failed; it will be retried", job.__name__, args)
-        try:
-            current_app.extensions["paylinks"].db.session.rollback()
-        except Exception:
-            log.exception("rolling back after job %s failed too", job.__name__)
+        reset_session()
         return False
     return True
 
@@ -218,10 +217,7 @@ def sweep_guarded(app: Flask) -> None:
             raise  # SIGTERM while sweeping: RQ's way of stopping the worker
         except Exception:
             log.exception("the sweeper failed; it runs again shortly")
-            try:
-                app.extensions["paylinks"].db.session.rollback()
-            except Exception:
-                log.exception("rolling back after the sweeper failed too")
+            reset_session()
             return
     if result.dispatched or result.abandoned:
         log.info(

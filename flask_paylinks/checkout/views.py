@@ -28,6 +28,7 @@ from werkzeug.exceptions import HTTPException
 
 from .. import db_outage, payments, signals
 from .. import links as link_service
+from ..database import reset_session
 from ..models import PaymentLink, PaymentState
 from ..pricing import (
     Choices,
@@ -406,7 +407,7 @@ def rate_limited(error: Exception) -> tuple[str, int]:
     except db_outage.HANDLED as failure:
         if not db_outage.is_outage(failure):
             raise
-        db_outage.reset_session()
+        reset_session()
         link = None  # the page needs no link: the default branding will do
     layout = (
         _layout(link)
