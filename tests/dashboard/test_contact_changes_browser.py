@@ -10,6 +10,7 @@ from collections.abc import Iterator
 import pytest
 from flask import Flask
 
+from ..axe import assert_no_serious_violations
 from ..browser import LiveServer, live_server, screenshot, watched_page
 from ..hosts import crm_a
 from .conftest import OWNER_A, make_link, make_payment, make_product
@@ -52,6 +53,7 @@ def test_the_merchant_applies_what_the_customer_typed_with_the_keyboard(
         note = page.get_by_text("Entered a different phone:")
         assert note.is_visible()
         screenshot(page, f"dashboard-contact-changes-{width}")
+        assert_no_serious_violations(page, f"link page with changes at {width}px")
         button = page.get_by_role("button", name="Apply to contact")
         button.focus()
         with page.expect_navigation():
