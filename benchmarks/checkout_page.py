@@ -48,7 +48,7 @@ def seed(database_url: str) -> str:
         "from example_app import create_app\n"
         "from example_app.extensions import db\n"
         "from example_app.seed import create_tables, seed_demo\n"
-        "from flask_paylinks.models import PaymentLink\n"
+        "from flask_paylinks.db.models import PaymentLink\n"
         "app = create_app()\n"
         "with app.app_context():\n"
         "    create_tables(db)\n"

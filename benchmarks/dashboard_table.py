@@ -36,7 +36,7 @@ if str(ROOT) not in sys.path:
 
 from sqlalchemy import create_engine, event, text  # noqa: E402
 
-from flask_paylinks import migrate  # noqa: E402
+from flask_paylinks.db import migrate  # noqa: E402
 from tests.services import free_port, postgres_cluster, wait_for_port  # noqa: E402
 
 OWNER = "1"
@@ -165,7 +165,7 @@ def load(url: str) -> None:
 
 def scenarios(url: str) -> list[tuple[str, str]]:
     """(label, path) of each page to time; cursors point deep into the table."""
-    from flask_paylinks.pagination import encode_cursor
+    from flask_paylinks.db.pagination import encode_cursor
 
     engine = create_engine(url)
     with engine.connect() as connection:

@@ -27,7 +27,7 @@ cd "$ROOT"
 SLUG="$("$VENV/bin/python" - <<'EOF'
 from example_app import create_app
 from example_app.extensions import db
-from flask_paylinks.models import PaymentLink
+from flask_paylinks.db.models import PaymentLink
 
 app = create_app()
 with app.app_context():

@@ -19,10 +19,9 @@ from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import delete, inspect, or_, select
 from sqlalchemy import text as sql
 
-from flask_paylinks import migrate
 from flask_paylinks.cli import public_base_url
-from flask_paylinks.links import new_slug, public_url
-from flask_paylinks.models import (
+from flask_paylinks.db import migrate
+from flask_paylinks.db.models import (
     Asset,
     Coupon,
     CouponProduct,
@@ -37,6 +36,7 @@ from flask_paylinks.models import (
     Recipient,
     Send,
 )
+from flask_paylinks.links.service import new_slug, public_url
 
 from .extensions import db
 from .models import (

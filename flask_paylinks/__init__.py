@@ -7,8 +7,8 @@ hook the :mod:`~flask_paylinks.signals`.
 
 from __future__ import annotations
 
-from . import signals
-from .contacts import (
+from flask_paylinks import signals
+from flask_paylinks.contacts import (
     Address,
     Contact,
     ContactDirectory,
@@ -17,10 +17,10 @@ from .contacts import (
     Segment,
     SQLAlchemyContactDirectory,
 )
-from .errors import ConfigError, CurrencyMismatch, PayLinksError
-from .extension import PayLinks
-from .merchants import MerchantProfile
-from .money import Money
+from flask_paylinks.core.errors import ConfigError, CurrencyMismatch, PayLinksError
+from flask_paylinks.core.money import Money
+from flask_paylinks.extension import PayLinks
+from flask_paylinks.merchants import MerchantProfile
 
 __version__ = "0.1.0"
 

@@ -10,7 +10,7 @@ from flask import Flask, current_app
 from flask.cli import AppGroup
 from sqlalchemy import select
 
-from . import migrate
+from flask_paylinks.db import migrate
 
 paylinks_cli = AppGroup("paylinks", help="Payment links: database, links, worker.")
 db_cli = AppGroup("db", help="Create, upgrade or remove the extension's tables.")
@@ -67,9 +67,9 @@ def public_base_url(app: Flask) -> str:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON, one object a link.")
 def list_links(owner: str | None, as_json: bool) -> None:
     """List payment links with their public URL and status."""
-    from .database import session
-    from .links import public_url
-    from .models import PaymentLink
+    from flask_paylinks.db.models import PaymentLink
+    from flask_paylinks.db.session import session
+    from flask_paylinks.links.service import public_url
 
     stmt = select(PaymentLink).where(PaymentLink.deleted_at.is_(None))
     if owner is not None:
@@ -103,7 +103,7 @@ def list_links(owner: str | None, as_json: bool) -> None:
 @click.option("--burst", is_flag=True, help="Stop once the queue is empty.")
 def worker(burst: bool) -> None:
     """Run an RQ worker for the extension's jobs (needs PAYLINKS_REDIS_URL)."""
-    from .tasks import run_worker
+    from flask_paylinks.jobs.queue import run_worker
 
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     if app.extensions["paylinks"].jobs.is_inline:
@@ -131,8 +131,8 @@ def reconcile(older_than: int | None) -> None:
     """
     from datetime import timedelta
 
-    from .outbox import sweep
-    from .payments import abandon_stale
+    from flask_paylinks.jobs.outbox import sweep
+    from flask_paylinks.payments.service import abandon_stale
 
     if older_than is not None:
         count = abandon_stale(older_than=timedelta(seconds=older_than))

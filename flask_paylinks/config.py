@@ -14,9 +14,9 @@ from typing import Any
 
 from babel import Locale, UnknownLocaleError
 
-from .errors import ConfigError
-from .merchants import zone_named
-from .money import is_currency
+from flask_paylinks.core.errors import ConfigError
+from flask_paylinks.core.money import is_currency
+from flask_paylinks.merchants import zone_named
 
 
 @dataclass(frozen=True)
@@ -307,7 +307,7 @@ _SOURCE = re.compile(r"[^\s;,]+")
 
 
 def _dashboard_headers(config: Mapping[str, Any]) -> None:
-    from .security_headers import parse_frame_ancestors
+    from flask_paylinks.web.security_headers import parse_frame_ancestors
 
     key = "PAYLINKS_DASHBOARD_FRAME_ANCESTORS"
     try:

@@ -17,7 +17,7 @@ from sqlalchemy import Select, func, inspect, or_, select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import InstrumentedAttribute
 
-from .errors import ConfigError
+from flask_paylinks.core.errors import ConfigError
 
 
 @dataclass(frozen=True, slots=True)

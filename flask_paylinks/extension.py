@@ -8,18 +8,18 @@ from typing import TYPE_CHECKING, Any
 
 from flask import Blueprint, Flask
 
-from . import config as config_module
-from .contacts import ContactDirectory
-from .errors import ConfigError
-from .merchants import MerchantProfileLoader
-from .scoping import default_owner_loader
+from flask_paylinks import config as config_module
+from flask_paylinks.contacts import ContactDirectory
+from flask_paylinks.core.errors import ConfigError
+from flask_paylinks.db.scoping import default_owner_loader
+from flask_paylinks.merchants import MerchantProfileLoader
 
 if TYPE_CHECKING:
     from flask_sqlalchemy import SQLAlchemy
 
-    from .gateways.base import Gateway
-    from .messaging.base import EmailSender, SmsSender
-    from .tasks import JobQueue
+    from flask_paylinks.gateways.base import Gateway
+    from flask_paylinks.jobs.queue import JobQueue
+    from flask_paylinks.messaging.base import EmailSender, SmsSender
 
 OwnerLoader = Callable[[], Any]
 #: Names under which a host may replace the extension's form classes.
@@ -91,7 +91,7 @@ class PayLinks:
         """Configure *app*: check settings, register blueprints, CLI and filters.
 
         Raises :class:`RuntimeError` when *app* already has the extension and
-        :class:`~flask_paylinks.errors.ConfigError` naming the setting at fault
+        :class:`~flask_paylinks.core.errors.ConfigError` naming the setting at fault
         when the configuration cannot work.
         """
         if "paylinks" in app.extensions:
@@ -129,9 +129,9 @@ class PayLinks:
                 "and returning a MerchantProfile."
             )
 
-        from .gateways import create_gateway
-        from .messaging import create_email_sender, create_sms_sender
-        from .tasks import JobQueue
+        from flask_paylinks.gateways import create_gateway
+        from flask_paylinks.jobs.queue import JobQueue
+        from flask_paylinks.messaging import create_email_sender, create_sms_sender
 
         state = PayLinksState(
             db=db,
@@ -218,10 +218,10 @@ def _check_forms(forms: Mapping[str, Any]) -> Mapping[str, type[Any]]:
 
 
 def _register(app: Flask) -> None:
-    from .checkout import blueprint as checkout_blueprint
-    from .cli import paylinks_cli
-    from .dashboard import blueprint as dashboard_blueprint
-    from .templating import register_template_helpers
+    from flask_paylinks.cli import paylinks_cli
+    from flask_paylinks.web.checkout import blueprint as checkout_blueprint
+    from flask_paylinks.web.dashboard import blueprint as dashboard_blueprint
+    from flask_paylinks.web.templating import register_template_helpers
 
     config = app.config
     assets = Blueprint(
@@ -242,13 +242,13 @@ def _register(app: Flask) -> None:
     register_template_helpers(app)
     app.cli.add_command(paylinks_cli)
 
-    from .ratelimit import init_app as init_rate_limits
+    from flask_paylinks.web.ratelimit import init_app as init_rate_limits
 
     init_rate_limits(app)
 
-    from . import web_guards
+    from flask_paylinks.web import guards as web_guards
 
     web_guards.init_app(app)  # size cap, NUL/UTF-8 checks and 413 pages
-    from .validation import ascii_url
+    from flask_paylinks.core.rules import ascii_url
 
     app.add_template_filter(ascii_url, "paylinks_ascii_url")

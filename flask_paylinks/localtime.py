@@ -10,7 +10,7 @@ from __future__ import annotations
 import calendar
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 
-from .merchants import current_zone
+from flask_paylinks.merchants import current_zone
 
 
 def _zone(tz: tzinfo | None) -> tzinfo:

@@ -165,7 +165,7 @@ def current_zone() -> ZoneInfo:
     """The timezone dates are shown in during this request.
 
     The merchant's, once the request has asked for its owner (every
-    dashboard page does, through :func:`~flask_paylinks.scoping.current_owner`);
+    dashboard page does, through :func:`~flask_paylinks.db.scoping.current_owner`);
     otherwise ``PAYLINKS_TIMEZONE``.
     """
     if not has_app_context():

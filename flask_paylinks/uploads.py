@@ -18,9 +18,9 @@ from typing import IO
 from flask import current_app, has_request_context, request, url_for
 from PIL import Image, UnidentifiedImageError
 
-from .database import session
-from .models import Asset
-from .validation import InvalidInput
+from flask_paylinks.core.rules import InvalidInput
+from flask_paylinks.db.models import Asset
+from flask_paylinks.db.session import session
 
 #: Pillow format name -> the content type we serve the file with.
 IMAGE_TYPES = {

@@ -19,7 +19,7 @@ from flask import Flask
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-from flask_paylinks import migrate
+from flask_paylinks.db import migrate
 
 from .services import (
     PostgresCluster,

@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from flask_paylinks.database import session
-from flask_paylinks.links import new_slug
-from flask_paylinks.models import LinkItem, PaymentLink, Product
+from flask_paylinks.db.models import LinkItem, PaymentLink, Product
+from flask_paylinks.db.session import session
+from flask_paylinks.links.service import new_slug
 
 
 def make_product(owner: str, **fields: Any) -> Product:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from flask import Flask
 
-from flask_paylinks.database import session
+from flask_paylinks.db.session import session
 
 from .factories import make_link
 

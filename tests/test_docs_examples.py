@@ -11,9 +11,9 @@ from types import ModuleType
 import pytest
 from flask_login import FlaskLoginClient
 
-from flask_paylinks import migrate
-from flask_paylinks.links import new_slug
-from flask_paylinks.models import LinkItem, PaymentLink, Product
+from flask_paylinks.db import migrate
+from flask_paylinks.db.models import LinkItem, PaymentLink, Product
+from flask_paylinks.links.service import new_slug
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -8,8 +8,8 @@ from alembic.migration import MigrationContext
 from flask import Flask
 from sqlalchemy import create_engine, inspect, text
 
-from flask_paylinks import migrate
-from flask_paylinks.models import metadata
+from flask_paylinks.db import migrate
+from flask_paylinks.db.models import metadata
 
 from .hosts import crm_a
 

@@ -32,16 +32,16 @@ from hypothesis import strategies as st
 from sqlalchemy import select
 from werkzeug.routing import Rule
 
-from flask_paylinks.checkout.forms import CheckoutForm
-from flask_paylinks.dashboard.forms import (
+from flask_paylinks.db.models import Base, PaymentLink
+from flask_paylinks.db.session import session
+from flask_paylinks.web.checkout.forms import CheckoutForm
+from flask_paylinks.web.dashboard.forms import (
     CouponForm,
     LinkFilterForm,
     LinkForm,
     LinkItemForm,
     ProductForm,
 )
-from flask_paylinks.database import session
-from flask_paylinks.models import Base, PaymentLink
 
 from .dashboard.conftest import (
     RequestPerContextClient,

@@ -8,12 +8,8 @@ import pytest
 from flask import Flask
 from sqlalchemy import select, text
 
-from flask_paylinks.database import session
-from flask_paylinks.models import (
-    Coupon,
-    Payment,
-    metadata,
-)
+from flask_paylinks.db.models import Coupon, Payment, metadata
+from flask_paylinks.db.session import session
 
 from .factories import make_link, make_product
 from .hosts import crm_a
@@ -134,7 +130,7 @@ def test_nonsense_ids_are_404(host_a: Flask, bad_id: str) -> None:
 
 
 def test_scoped_queries_use_the_owner_column(host_a: Flask) -> None:
-    from flask_paylinks.scoping import owned
+    from flask_paylinks.db.scoping import owned
 
     with host_a.app_context():
         sql = str(owned(Payment, "1"))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from .base import (
+from flask_paylinks.gateways.base import (
     Gateway,
     GatewayError,
     Outcome,
@@ -14,7 +14,7 @@ from .base import (
     RecurringTerms,
     StartedPayment,
 )
-from .sandbox import SandboxGateway
+from flask_paylinks.gateways.sandbox import SandboxGateway
 
 __all__ = [
     "Gateway",
@@ -32,7 +32,7 @@ __all__ = [
 def create_gateway(config: Mapping[str, Any]) -> Gateway:
     """The gateway ``PAYLINKS_GATEWAY`` names, built from its keys."""
     if config["PAYLINKS_GATEWAY"] == "stripe":
-        from .stripe import StripeGateway
+        from flask_paylinks.gateways.stripe import StripeGateway
 
         return StripeGateway(
             secret_key=config["PAYLINKS_STRIPE_SECRET_KEY"],

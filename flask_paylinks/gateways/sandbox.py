@@ -17,7 +17,12 @@ from datetime import UTC, datetime
 from wtforms import Form, StringField
 from wtforms.validators import InputRequired, ValidationError
 
-from .base import Outcome, PaymentRequest, PaymentUpdate, StartedPayment
+from flask_paylinks.gateways.base import (
+    Outcome,
+    PaymentRequest,
+    PaymentUpdate,
+    StartedPayment,
+)
 
 
 @dataclass(frozen=True, slots=True)

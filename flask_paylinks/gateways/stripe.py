@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from .base import (
+from flask_paylinks.gateways.base import (
     GatewayError,
     Outcome,
     PaymentRequest,

@@ -5,8 +5,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from .base import EmailSender, MessageDeferred, MessageRejected, SentMessage, SmsSender
-from .console import ConsoleEmailSender, ConsoleSmsSender
+from flask_paylinks.messaging.base import (
+    EmailSender,
+    MessageDeferred,
+    MessageRejected,
+    SentMessage,
+    SmsSender,
+)
+from flask_paylinks.messaging.console import ConsoleEmailSender, ConsoleSmsSender
 
 __all__ = [
     "ConsoleEmailSender",
@@ -24,7 +30,7 @@ __all__ = [
 def create_sms_sender(config: Mapping[str, Any]) -> SmsSender:
     """The SMS sender ``PAYLINKS_SMS_BACKEND`` names."""
     if config["PAYLINKS_SMS_BACKEND"] == "vonage":
-        from .sms import VonageSmsSender
+        from flask_paylinks.messaging.sms import VonageSmsSender
 
         return VonageSmsSender(
             config["PAYLINKS_VONAGE_API_KEY"],
@@ -37,7 +43,7 @@ def create_sms_sender(config: Mapping[str, Any]) -> SmsSender:
 def create_email_sender(config: Mapping[str, Any]) -> EmailSender:
     """The email sender ``PAYLINKS_EMAIL_BACKEND`` names."""
     if config["PAYLINKS_EMAIL_BACKEND"] == "smtp":
-        from .email import SmtpEmailSender
+        from flask_paylinks.messaging.email import SmtpEmailSender
 
         return SmtpEmailSender(
             config["PAYLINKS_SMTP_HOST"],

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import uuid
 
-from .base import SentMessage
+from flask_paylinks.messaging.base import SentMessage
 
 log = logging.getLogger("flask_paylinks.messaging")
 

@@ -7,7 +7,7 @@ import uuid
 from email.message import EmailMessage
 from email.utils import make_msgid
 
-from .base import MessageDeferred, MessageRejected, SentMessage
+from flask_paylinks.messaging.base import MessageDeferred, MessageRejected, SentMessage
 
 
 class SmtpEmailSender:

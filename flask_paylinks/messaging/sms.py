@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .base import MessageDeferred, MessageRejected, SentMessage
+from flask_paylinks.messaging.base import MessageDeferred, MessageRejected, SentMessage
 
 #: Vonage SMS status codes worth trying again: throttled, internal error.
 RETRYABLE_STATUSES = frozenset({"1", "5"})

@@ -12,8 +12,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from flask_paylinks import signals
-from flask_paylinks.links import new_slug
-from flask_paylinks.models import (
+from flask_paylinks.db.models import (
     Coupon,
     CouponProduct,
     LinkItem,
@@ -21,6 +20,7 @@ from flask_paylinks.models import (
     PaymentLink,
     Product,
 )
+from flask_paylinks.links.service import new_slug
 
 from ..hosts import crm_a
 

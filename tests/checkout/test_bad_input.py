@@ -11,7 +11,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from werkzeug.datastructures import MultiDict
 
-from flask_paylinks.models import GatewayEvent, Payment, Product, utcnow
+from flask_paylinks.db.models import GatewayEvent, Payment, Product, utcnow
 
 from ..hosts import crm_a
 from .conftest import Shop, form_of, priced, submission

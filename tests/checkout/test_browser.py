@@ -10,7 +10,7 @@ import pytest
 from flask import Flask
 from playwright.sync_api import expect
 
-from flask_paylinks.models import Coupon, Payment, PaymentLink, Product
+from flask_paylinks.db.models import Coupon, Payment, PaymentLink, Product
 
 from ..browser import LiveServer, live_server, screenshot
 from .conftest import Shop

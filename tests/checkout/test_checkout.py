@@ -9,7 +9,7 @@ from typing import Any
 
 from flask.testing import FlaskClient
 
-from flask_paylinks.models import Coupon, LinkStatus, Product, utcnow
+from flask_paylinks.db.models import Coupon, LinkStatus, Product, utcnow
 
 from .conftest import (
     DECLINED_CARD,
@@ -404,7 +404,7 @@ def test_page_and_assets_are_small(
 def test_slugs_carry_at_least_128_random_bits() -> None:
     import base64
 
-    from flask_paylinks.links import new_slug
+    from flask_paylinks.links.service import new_slug
 
     slugs = {new_slug() for _ in range(1000)}
     assert len(slugs) == 1000

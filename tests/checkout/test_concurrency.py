@@ -10,9 +10,9 @@ from typing import Any, TypeVar
 import pytest
 from flask import Flask
 
-from flask_paylinks import payments
+from flask_paylinks.db.models import Coupon, GatewayEvent, Product
 from flask_paylinks.gateways.base import Outcome, PaymentUpdate
-from flask_paylinks.models import Coupon, GatewayEvent, Product
+from flask_paylinks.payments import service as payments
 
 from ..hosts import crm_a
 from .conftest import Shop, priced, submission

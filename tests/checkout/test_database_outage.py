@@ -17,9 +17,10 @@ from flask.testing import FlaskClient
 from sqlalchemy import create_engine, text
 from sqlalchemy.exc import IntegrityError, OperationalError
 
-from flask_paylinks import db_outage, payments
-from flask_paylinks.checkout.receipt_links import reference_of
-from flask_paylinks.models import PaymentLink, PaymentState, Product
+from flask_paylinks.db.models import PaymentLink, PaymentState, Product
+from flask_paylinks.payments import service as payments
+from flask_paylinks.web import db_outage
+from flask_paylinks.web.checkout.receipt_links import reference_of
 
 from ..db_failures import DatabaseFailures, database_failures
 from ..hosts import crm_a
@@ -92,7 +93,7 @@ def test_database_dropping_after_the_charge_tells_the_truth(
 
 
 def _token(app: Flask, reference: str) -> str:
-    from flask_paylinks.checkout.receipt_links import receipt_token
+    from flask_paylinks.web.checkout.receipt_links import receipt_token
 
     with app.test_request_context():
         return receipt_token(reference)

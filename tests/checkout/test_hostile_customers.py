@@ -22,9 +22,10 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import update
 
-from flask_paylinks import payments, signals
-from flask_paylinks.models import Coupon, OutboxItem, PaymentLink, Product, utcnow
-from flask_paylinks.pricing import Choices, terms_digest
+from flask_paylinks import signals
+from flask_paylinks.core.pricing import Choices, terms_digest
+from flask_paylinks.db.models import Coupon, OutboxItem, PaymentLink, Product, utcnow
+from flask_paylinks.payments import service as payments
 
 from ..browser import LiveServer, live_server
 from ..hosts import crm_a

@@ -89,8 +89,8 @@ def test_a_raising_receiver_is_retried_by_the_queue_and_never_undoes_the_payment
     queued_app: Flask, redis_url: str
 ) -> None:
     from flask_paylinks import signals
-    from flask_paylinks.models import OutboxItem
-    from flask_paylinks.tasks import run_worker
+    from flask_paylinks.db.models import OutboxItem
+    from flask_paylinks.jobs.queue import run_worker
 
     from .test_hostile_customers import due_now
 

@@ -15,8 +15,8 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from flask_paylinks import MerchantProfile
+from flask_paylinks.db.models import LinkStatus, Payment, Product
 from flask_paylinks.merchants import merchant_profile
-from flask_paylinks.models import LinkStatus, Payment, Product
 
 from ..hosts import crm_a
 from .conftest import Shop, priced, submission

@@ -10,7 +10,7 @@ import pytest
 from flask import Flask
 from playwright.sync_api import expect
 
-from flask_paylinks.models import LinkStatus, Product
+from flask_paylinks.db.models import LinkStatus, Product
 
 from ..browser import live_server, screenshot, watched_page
 from .conftest import Shop

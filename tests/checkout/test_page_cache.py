@@ -10,7 +10,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from flask_paylinks import signals
-from flask_paylinks.models import LinkStatus, PaymentLink, Product
+from flask_paylinks.db.models import LinkStatus, PaymentLink, Product
 
 from ..hosts import crm_a
 from .conftest import Shop, form_of, priced, submission

@@ -9,9 +9,8 @@ from typing import Any
 import pytest
 from flask import Flask
 
-from flask_paylinks import payments
-from flask_paylinks.gateways.base import Outcome, PaymentUpdate
-from flask_paylinks.models import (
+from flask_paylinks.core.pricing import Choices
+from flask_paylinks.db.models import (
     Coupon,
     GatewayEvent,
     Payment,
@@ -19,7 +18,8 @@ from flask_paylinks.models import (
     Product,
     utcnow,
 )
-from flask_paylinks.pricing import Choices
+from flask_paylinks.gateways.base import Outcome, PaymentUpdate
+from flask_paylinks.payments import service as payments
 
 from ..hosts import crm_a
 from .conftest import Shop

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from flask import Flask
 
-from flask_paylinks.checkout.rendering import render_checkout_page
-from flask_paylinks.models import LinkItem, PaymentLink, Product
+from flask_paylinks.db.models import LinkItem, PaymentLink, Product
+from flask_paylinks.web.checkout.rendering import render_checkout_page
 
 
 def transient_link() -> PaymentLink:

@@ -9,8 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from werkzeug.datastructures import MultiDict
 
-from flask_paylinks.models import LinkItem, PaymentLink, Product
-from flask_paylinks.pricing import (
+from flask_paylinks.core.pricing import (
     COUPON_REJECTED,
     Choices,
     CouponTerms,
@@ -25,6 +24,7 @@ from flask_paylinks.pricing import (
     offer_from_link,
     quote,
 )
+from flask_paylinks.db.models import LinkItem, PaymentLink, Product
 
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 

@@ -18,8 +18,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import event
 
-from flask_paylinks.database import session
-from flask_paylinks.models import (
+from flask_paylinks.db.models import (
     Coupon,
     LinkItem,
     Payment,
@@ -27,6 +26,7 @@ from flask_paylinks.models import (
     Product,
     utcnow,
 )
+from flask_paylinks.db.session import session
 
 from ..hosts import crm_a
 

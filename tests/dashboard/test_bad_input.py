@@ -12,8 +12,8 @@ from flask.testing import FlaskClient
 from PIL import Image
 from sqlalchemy import func, select
 
-from flask_paylinks.database import session
-from flask_paylinks.models import Asset, Coupon, PaymentLink, Product
+from flask_paylinks.db.models import Asset, Coupon, PaymentLink, Product
+from flask_paylinks.db.session import session
 
 from .conftest import OWNER_A, make_link, make_product
 from .html import by_id, control, field_error, parse

@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 from flask import Flask
 
-from flask_paylinks.database import session
-from flask_paylinks.models import PaymentLink
+from flask_paylinks.db.models import PaymentLink
+from flask_paylinks.db.session import session
 
 from ..browser import LiveServer, live_server, screenshot, watched_page
 from .conftest import (

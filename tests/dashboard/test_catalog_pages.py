@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
-from flask_paylinks.database import session
-from flask_paylinks.models import Coupon, Product
+from flask_paylinks.db.models import Coupon, Product
+from flask_paylinks.db.session import session
 
 from .conftest import OWNER_A, OWNER_B, make_coupon, make_link, make_product
 from .html import control, parse, text

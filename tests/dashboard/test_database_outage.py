@@ -8,7 +8,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from flask_paylinks.db_outage import DASHBOARD_MESSAGE, RETRY_AFTER_SECONDS
+from flask_paylinks.web.db_outage import DASHBOARD_MESSAGE, RETRY_AFTER_SECONDS
 
 from ..db_failures import DatabaseFailures, database_failures
 from ..hosts import crm_a

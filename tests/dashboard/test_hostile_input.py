@@ -17,8 +17,8 @@ from flask.testing import FlaskClient
 from flask_wtf.csrf import CSRFProtect
 from sqlalchemy import func, select
 
-from flask_paylinks.database import session
-from flask_paylinks.models import Coupon, PaymentLink, Product
+from flask_paylinks.db.models import Coupon, PaymentLink, Product
+from flask_paylinks.db.session import session
 
 from .conftest import OWNER_A, make_link, make_product
 from .html import control, field_error, text
@@ -332,7 +332,7 @@ def test_csrf_refusal_on_unknown_and_inactive_links(csrf_host: Flask) -> None:
     client = csrf_host.test_client()
     stopped = make_link(OWNER_A, status="inactive")
     deleted = make_link(OWNER_A)
-    from flask_paylinks.models import utcnow
+    from flask_paylinks.db.models import utcnow
 
     deleted.deleted_at = utcnow()
     session().commit()
@@ -370,7 +370,7 @@ def test_image_urls_that_are_refused(client_a: FlaskClient, url: str) -> None:
 
 
 def test_an_uploaded_image_path_is_kept(client_a: FlaskClient, app: Flask) -> None:
-    from flask_paylinks.catalog import ProductData, check_product
+    from flask_paylinks.catalog.service import ProductData, check_product
 
     with app.test_request_context():
         ok = ProductData(
@@ -519,7 +519,7 @@ def test_a_logo_upload_under_the_limit_still_works(
 
 
 def test_the_limit_is_the_extensions_own(app: Flask) -> None:
-    from flask_paylinks.web_guards import body_limit
+    from flask_paylinks.web.guards import body_limit
 
     assert app.config["MAX_CONTENT_LENGTH"] is None  # the host's routes untouched
     config = {"PAYLINKS_MAX_CONTENT_LENGTH": 1000, "PAYLINKS_LOGO_MAX_BYTES": 512}

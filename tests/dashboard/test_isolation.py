@@ -14,8 +14,8 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from flask_paylinks.database import session
-from flask_paylinks.models import metadata
+from flask_paylinks.db.models import metadata
+from flask_paylinks.db.session import session
 
 from .conftest import (
     OWNER_A,

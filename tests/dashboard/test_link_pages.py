@@ -13,8 +13,8 @@ from flask.testing import FlaskClient
 from PIL import Image
 from sqlalchemy import func, select
 
-from flask_paylinks.database import session
-from flask_paylinks.models import Asset, Payment, PaymentLink
+from flask_paylinks.db.models import Asset, Payment, PaymentLink
+from flask_paylinks.db.session import session
 
 from .conftest import OWNER_A, OWNER_B, days_ago, make_link, make_payment, make_product
 from .html import by_id, by_name, control, parse, text
@@ -550,7 +550,7 @@ def test_a_host_form_class_replaces_the_link_form(
 ) -> None:
     from wtforms import StringField
 
-    from flask_paylinks.dashboard.forms import LinkForm
+    from flask_paylinks.web.dashboard.forms import LinkForm
 
     class HostLinkForm(LinkForm):  # type: ignore[misc]
         name = StringField("Internal reference")
@@ -616,7 +616,7 @@ def test_anonymous_visitors_get_the_hosts_login(app: Flask) -> None:
 def test_a_large_table_says_more_than(
     client_a: FlaskClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from flask_paylinks import links
+    from flask_paylinks.links import service as links
 
     monkeypatch.setattr(links, "COUNT_CAP", 3)
     for n in range(5):

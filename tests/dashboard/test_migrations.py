@@ -15,8 +15,8 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import create_engine, inspect, text
 
-from flask_paylinks import migrate
-from flask_paylinks.models import POSTGRESQL_ONLY_INDEXES, metadata
+from flask_paylinks.db import migrate
+from flask_paylinks.db.models import POSTGRESQL_ONLY_INDEXES, metadata
 
 from ..conftest import PostgresCluster, _new_pg_database, is_postgresql
 

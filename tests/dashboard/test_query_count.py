@@ -14,7 +14,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from flask_paylinks.database import session
+from flask_paylinks.db.session import session
 
 from .conftest import OWNER_A, OWNER_B, days_ago, make_link, make_payment, make_product
 from .html import parse

@@ -14,7 +14,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from flask_paylinks import config as config_module
-from flask_paylinks.errors import ConfigError
+from flask_paylinks.core.errors import ConfigError
 
 from .conftest import OWNER_A, make_coupon, make_link, make_payment, make_product
 

@@ -9,21 +9,23 @@ import pytest
 from sqlalchemy import func, select
 
 from flask_paylinks import signals
-from flask_paylinks.catalog import (
+from flask_paylinks.catalog.service import (
     ProductData,
     archive_product,
     links_using,
     update_product,
 )
-from flask_paylinks.coupons import (
+from flask_paylinks.core.rules import InvalidInput
+from flask_paylinks.coupons.service import (
     CouponData,
     create_coupon,
     discount_label,
     duration_label,
     find_by_code,
 )
-from flask_paylinks.database import session
-from flask_paylinks.links import (
+from flask_paylinks.db.models import LinkItem, Payment, PaymentLink, utcnow
+from flask_paylinks.db.session import session
+from flask_paylinks.links.service import (
     ItemData,
     LinkData,
     LinkFilters,
@@ -36,8 +38,6 @@ from flask_paylinks.links import (
     set_link_active,
     update_link,
 )
-from flask_paylinks.models import LinkItem, Payment, PaymentLink, utcnow
-from flask_paylinks.validation import InvalidInput
 
 from .conftest import OWNER_A, OWNER_B, days_ago, make_link, make_payment, make_product
 

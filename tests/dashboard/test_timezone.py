@@ -11,8 +11,8 @@ import pytest
 from flask.testing import FlaskClient
 
 from flask_paylinks import MerchantProfile
-from flask_paylinks.database import session
-from flask_paylinks.models import Coupon, PaymentLink
+from flask_paylinks.db.models import Coupon, PaymentLink
+from flask_paylinks.db.session import session
 
 from ..hosts import crm_a
 from .conftest import OWNER_A, make_link, make_payment, make_product

@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from example_app.extensions import db
 from example_app.models import Customer, Tag
-from flask_paylinks.models import Payment, PaymentState
+from flask_paylinks.db.models import Payment, PaymentState
 
 from .helpers import ALICE, form_token, login_client
 

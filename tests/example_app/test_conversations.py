@@ -13,7 +13,7 @@ from sqlalchemy import select
 from example_app.extensions import db
 from example_app.models import Customer, Message
 from flask_paylinks.contacts import Contact
-from flask_paylinks.models import Payment, PaymentState
+from flask_paylinks.db.models import Payment, PaymentState
 from flask_paylinks.signals import message_sent, payment_succeeded
 
 from .helpers import ALICE, form_token, login_client

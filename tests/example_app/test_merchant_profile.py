@@ -10,8 +10,8 @@ from sqlalchemy import create_engine, inspect, text
 
 import example_app
 from example_app.extensions import db
+from flask_paylinks.db.models import PaymentLink
 from flask_paylinks.merchants import merchant_profile
-from flask_paylinks.models import PaymentLink
 
 
 def test_each_accounts_checkout_names_that_account(

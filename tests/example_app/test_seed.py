@@ -12,9 +12,9 @@ import example_app
 from example_app import secret_key
 from example_app.extensions import db
 from example_app.models import Account, Customer, Message, Tag, User
-from flask_paylinks import migrate
 from flask_paylinks.contacts import Segment
-from flask_paylinks.models import Coupon, LinkItem, PaymentLink, Product
+from flask_paylinks.db import migrate
+from flask_paylinks.db.models import Coupon, LinkItem, PaymentLink, Product
 
 from .helpers import DEMO_PASSWORD
 

@@ -65,7 +65,7 @@ ROOT = Path(__file__).resolve().parents[2]
 #: The example CRM's SECRET_KEY in every process the harness starts; the load
 #: reads payment references out of receipt URLs with it.
 SECRET_KEY = "paylinks-fault-harness"
-#: Salt of the receipt token (``flask_paylinks.checkout.views.RECEIPT_SALT``).
+#: Salt of the receipt token (``flask_paylinks.web.checkout.views.RECEIPT_SALT``).
 RECEIPT_SALT = "paylinks.receipt"
 #: All customers come from 127.0.0.1, so the per-address checkout limits
 #: would answer 429 after 20 payments a minute: the served app turns them off.

@@ -26,11 +26,17 @@ import requests
 from sqlalchemy import create_engine, select, text
 from sqlalchemy.orm import Session
 
-from flask_paylinks import migrate
-from flask_paylinks.checkout.receipt_links import RECEIPT_SALT
-from flask_paylinks.db_outage import NOT_CHARGED
-from flask_paylinks.links import new_slug
-from flask_paylinks.models import LinkItem, Payment, PaymentLink, PaymentState, Product
+from flask_paylinks.db import migrate
+from flask_paylinks.db.models import (
+    LinkItem,
+    Payment,
+    PaymentLink,
+    PaymentState,
+    Product,
+)
+from flask_paylinks.links.service import new_slug
+from flask_paylinks.web.checkout.receipt_links import RECEIPT_SALT
+from flask_paylinks.web.db_outage import NOT_CHARGED
 
 from ..checkout.conftest import GOOD_CARD, form_of
 from ..hosts import crm_a
@@ -365,9 +371,9 @@ def _assert_the_sweeper_leaves_nothing_pending(setup: Setup) -> None:
     waiting two minutes."""
     from datetime import timedelta
 
-    from flask_paylinks import outbox
+    from flask_paylinks.db.models import utcnow
     from flask_paylinks.gateways.sandbox import SandboxGateway
-    from flask_paylinks.models import utcnow
+    from flask_paylinks.jobs import outbox
 
     app = crm_a.create_app(setup.url)
     try:

@@ -107,7 +107,7 @@ def _slow_host(database_url: str, redis_url: str) -> str:
 def _migrated(pg: Postgres) -> str:
     from sqlalchemy import create_engine
 
-    from flask_paylinks import migrate
+    from flask_paylinks.db import migrate
 
     url = pg.create_database()
     engine = create_engine(url)

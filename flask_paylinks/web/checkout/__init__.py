@@ -1,0 +1,26 @@
+"""The public checkout: branded pages customers pay on, no login."""
+
+from __future__ import annotations
+
+from flask import Blueprint, current_app
+
+from flask_paylinks.web.checkout.security import add_security_headers, csp_nonce
+
+blueprint = Blueprint("paylinks_checkout", __name__)
+blueprint.after_request(add_security_headers)
+
+
+def html_lang() -> str:
+    """The ``lang`` of the checkout pages, from ``PAYLINKS_LOCALE`` (``en-US``)."""
+    locale: str = current_app.config["PAYLINKS_LOCALE"]
+    return locale.replace("_", "-")
+
+
+blueprint.add_app_template_global(csp_nonce, "paylinks_csp_nonce")
+blueprint.add_app_template_global(html_lang, "paylinks_html_lang")
+
+from flask_paylinks.web.checkout.rendering import next_charge  # noqa: E402
+
+blueprint.add_app_template_global(next_charge, "paylinks_next_charge")
+
+from flask_paylinks.web.checkout import views  # noqa: E402, F401  (registers the routes)

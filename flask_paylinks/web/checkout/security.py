@@ -1,0 +1,56 @@
+"""Response headers of the checkout pages: a nonce-based CSP and its friends.
+
+Scripts and styles run only from our origin or with the request's nonce;
+besides ours, only the gateway's origins are allowed (a gateway lists them
+in an optional ``csp_sources`` mapping, e.g. ``{"script-src":
+("https://js.stripe.com",)}``). No page may be framed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+
+from flask import current_app
+from werkzeug.wrappers import Response
+
+from flask_paylinks.web.security_headers import (
+    add_common_headers,
+    csp_nonce,
+    format_policy,
+    merge_policy,
+    nonce_sources,
+)
+
+__all__ = ["BASE_POLICY", "add_security_headers", "csp_nonce", "policy"]
+
+#: The policy of every checkout page, before the gateway's sources are added.
+BASE_POLICY: dict[str, tuple[str, ...]] = {
+    "default-src": ("'none'",),
+    "script-src": ("'self'",),
+    "style-src": ("'self'",),
+    "img-src": ("'self'", "data:", "https:"),
+    "connect-src": ("'self'",),
+    "form-action": ("'self'",),
+    "frame-ancestors": ("'none'",),
+    "base-uri": ("'none'",),
+    "manifest-src": ("'self'",),
+}
+
+
+def policy(nonce: str, gateway_sources: Mapping[str, Iterable[str]]) -> str:
+    """The Content-Security-Policy header value for one response."""
+    return format_policy(
+        merge_policy(BASE_POLICY, nonce_sources(nonce), gateway_sources)
+    )
+
+
+def add_security_headers(response: Response) -> Response:
+    """Set the CSP (with this request's nonce) and the other hardening headers."""
+    gateway = current_app.extensions["paylinks"].gateway
+    sources: Mapping[str, Iterable[str]] = getattr(gateway, "csp_sources", {}) or {}
+    return add_common_headers(
+        response,
+        policy=policy(csp_nonce(), sources),
+        frame_options="DENY",
+        no_store=response.mimetype == "text/html",
+    )
