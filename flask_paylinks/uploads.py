@@ -18,7 +18,7 @@ from typing import IO
 from flask import current_app, has_request_context, request, url_for
 from PIL import Image, UnidentifiedImageError
 
-from flask_paylinks.core.rules import InvalidInput
+from flask_paylinks.core.errors import InvalidInput
 from flask_paylinks.db.models import Asset
 from flask_paylinks.db.session import session
 

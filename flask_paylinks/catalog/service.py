@@ -12,11 +12,11 @@ from dataclasses import dataclass
 
 from sqlalchemy import func, select
 
+from flask_paylinks.core.errors import InvalidInput
 from flask_paylinks.core.money import Money, is_currency
 from flask_paylinks.core.rules import (
     INT32_MAX,
     INT64_MAX,
-    InvalidInput,
     https_url_problem,
     text_problem,
 )

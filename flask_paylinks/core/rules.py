@@ -14,12 +14,9 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Mapping
 from urllib.parse import urlsplit, urlunsplit
 
 import idna
-
-from flask_paylinks.core.errors import PayLinksError
 
 HEX_COLOR = re.compile(r"^#[0-9A-Fa-f]{6}$")
 #: The range of a 32-bit ``INTEGER`` column (quantities, counts, caps).
@@ -35,14 +32,6 @@ _LATIN_MIXES = (
     frozenset({"LATIN", "CJK", "BOPOMOFO"}),
     frozenset({"LATIN", "CJK", "HANGUL"}),
 )
-
-
-class InvalidInput(PayLinksError, ValueError):
-    """A service refused its input; :attr:`errors` maps each field to the reason."""
-
-    def __init__(self, errors: Mapping[str, str]) -> None:
-        self.errors: dict[str, str] = dict(errors)
-        super().__init__("; ".join(f"{k}: {v}" for k, v in self.errors.items()))
 
 
 def text_problem(value: str, *, multiline: bool = False) -> str | None:

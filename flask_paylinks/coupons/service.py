@@ -21,8 +21,9 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from flask_paylinks.catalog.service import like_pattern, products_by_id
+from flask_paylinks.core.errors import InvalidInput
 from flask_paylinks.core.money import Money, is_currency
-from flask_paylinks.core.rules import INT32_MAX, InvalidInput
+from flask_paylinks.core.rules import INT32_MAX
 from flask_paylinks.db.models import Coupon, CouponDuration, CouponProduct
 from flask_paylinks.db.pagination import Page, page_window
 from flask_paylinks.db.scoping import get_owned, owned

@@ -13,6 +13,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
+from flask_paylinks.core.errors import Unavailable
+
 
 class Outcome(enum.StrEnum):
     """What a gateway says became of a payment."""
@@ -70,7 +72,7 @@ class PaymentUpdate:
     payload: Mapping[str, Any] = field(default_factory=dict)
 
 
-class GatewayError(Exception):
+class GatewayError(Unavailable):
     """The provider could not be reached or refused the request."""
 
 

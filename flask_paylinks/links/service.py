@@ -26,8 +26,9 @@ from flask_paylinks.catalog.service import (
     products_by_id,
 )
 from flask_paylinks.config import BUTTON_STYLES
+from flask_paylinks.core.errors import InvalidInput
 from flask_paylinks.core.money import Money
-from flask_paylinks.core.rules import InvalidInput, https_url_problem, is_hex_color
+from flask_paylinks.core.rules import https_url_problem, is_hex_color
 from flask_paylinks.db.models import (
     Asset,
     LinkItem,

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
+from flask_paylinks.core.errors import PayLinksError, Unavailable
+
 
 @dataclass(frozen=True, slots=True)
 class SentMessage:
@@ -13,11 +15,11 @@ class SentMessage:
     provider_message_id: str
 
 
-class MessageRejected(Exception):
+class MessageRejected(PayLinksError):
     """The provider refused this message for good (bad number, blocked)."""
 
 
-class MessageDeferred(Exception):
+class MessageDeferred(Unavailable):
     """The provider could not take the message now; try again later."""
 
 

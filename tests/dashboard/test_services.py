@@ -15,7 +15,7 @@ from flask_paylinks.catalog.service import (
     links_using,
     update_product,
 )
-from flask_paylinks.core.rules import InvalidInput
+from flask_paylinks.core.errors import InvalidInput
 from flask_paylinks.coupons.service import (
     CouponData,
     create_coupon,

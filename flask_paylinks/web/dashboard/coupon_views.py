@@ -9,7 +9,7 @@ from flask import abort, current_app, redirect, render_template, request, url_fo
 from werkzeug.wrappers import Response as BaseResponse
 
 from flask_paylinks.catalog import service as catalog
-from flask_paylinks.core.rules import InvalidInput
+from flask_paylinks.core.errors import InvalidInput
 from flask_paylinks.coupons import service as coupon_service
 from flask_paylinks.db.models import Coupon
 from flask_paylinks.db.scoping import current_owner

@@ -19,7 +19,7 @@ from werkzeug.wrappers import Response as BaseResponse
 
 from flask_paylinks import uploads
 from flask_paylinks.catalog import service as catalog
-from flask_paylinks.core.rules import InvalidInput
+from flask_paylinks.core.errors import InvalidInput
 from flask_paylinks.db.models import PaymentLink, Product
 from flask_paylinks.db.scoping import current_owner
 from flask_paylinks.db.session import session
