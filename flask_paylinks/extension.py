@@ -6,7 +6,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from flask import Blueprint, Flask
+from flask import Flask
 
 from flask_paylinks import config as config_module
 from flask_paylinks.contacts import ContactDirectory
@@ -219,36 +219,7 @@ def _check_forms(forms: Mapping[str, Any]) -> Mapping[str, type[Any]]:
 
 def _register(app: Flask) -> None:
     from flask_paylinks.cli import paylinks_cli
-    from flask_paylinks.web.checkout import blueprint as checkout_blueprint
-    from flask_paylinks.web.dashboard import blueprint as dashboard_blueprint
-    from flask_paylinks.web.templating import register_template_helpers
+    from flask_paylinks.web import init_app as init_web
 
-    config = app.config
-    assets = Blueprint(
-        "paylinks_assets",
-        __name__,
-        template_folder="templates",
-        static_folder="static",
-        static_url_path="/static",
-        url_prefix=config["PAYLINKS_CHECKOUT_PREFIX"],
-    )
-    app.register_blueprint(assets)
-    app.register_blueprint(
-        dashboard_blueprint, url_prefix=config["PAYLINKS_DASHBOARD_PREFIX"]
-    )
-    app.register_blueprint(
-        checkout_blueprint, url_prefix=config["PAYLINKS_CHECKOUT_PREFIX"]
-    )
-    register_template_helpers(app)
+    init_web(app)
     app.cli.add_command(paylinks_cli)
-
-    from flask_paylinks.web.ratelimit import init_app as init_rate_limits
-
-    init_rate_limits(app)
-
-    from flask_paylinks.web import guards as web_guards
-
-    web_guards.init_app(app)  # size cap, NUL/UTF-8 checks and 413 pages
-    from flask_paylinks.core.rules import ascii_url
-
-    app.add_template_filter(ascii_url, "paylinks_ascii_url")

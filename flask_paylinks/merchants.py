@@ -20,7 +20,7 @@ from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from flask import current_app, g, has_app_context, has_request_context, request
+from flask import current_app, g, has_app_context
 
 logger = logging.getLogger("flask_paylinks.merchants")
 
@@ -132,6 +132,10 @@ def _load(owner: str) -> MerchantProfile:
     return _checked(found, owner) or default_profile()
 
 
+#: The name in :data:`flask.g` of the profiles already asked for in this request.
+PROFILE_CACHE = "paylinks_merchant_profiles"
+
+
 def merchant_profile(owner: str | None) -> MerchantProfile:
     """The profile of *owner* (an owner id), or the configured default.
 
@@ -146,15 +150,12 @@ def merchant_profile(owner: str | None) -> MerchantProfile:
     owner = str(owner)
     if not has_app_context():
         raise RuntimeError("merchant_profile() needs an app context.")
-    if not has_request_context():
-        # A worker may hold one app context for hours: no stale profiles.
+    # The web layer gives every request a fresh dict (see
+    # flask_paylinks.web.request_scope); without one (a worker, the CLI, a
+    # bare app context) every call loads anew, so nothing goes stale.
+    cache: dict[str, MerchantProfile] | None = g.get(PROFILE_CACHE)
+    if cache is None:
         return _load(owner)
-    # Kept in the request's own environ, not in g: an app context (and its
-    # g) outlives a request when one was pushed around it, and an id() of a
-    # finished request can be reused by the next one.
-    cache: dict[str, MerchantProfile] = request.environ.setdefault(
-        "paylinks.merchant_profiles", {}
-    )
     found = cache.get(owner)
     if found is None:
         found = cache[owner] = _load(owner)
