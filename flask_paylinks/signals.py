@@ -45,17 +45,8 @@ payment_failed = _signals.signal("paylinks.payment-failed")
 payment_refunded = _signals.signal("paylinks.payment-refunded")
 """A payment was refunded: ``payment``."""
 
-send_finished = _signals.signal("paylinks.send-finished")
-"""Every message of a bulk send was handed to its provider: ``send``."""
-
 message_sent = _signals.signal("paylinks.message-sent")
 """An SMS or email left for a contact: ``contact_id``, ``channel``, ``to``, ``body``."""
-
-message_delivered = _signals.signal("paylinks.message-delivered")
-"""The provider reported a message delivered: ``recipient``."""
-
-message_failed = _signals.signal("paylinks.message-failed")
-"""The provider reported a message failed: ``recipient``, ``reason``."""
 
 
 def send_guarded(
