@@ -18,7 +18,7 @@ PACKAGE = Path(flask_paylinks.__file__).parent
 
 
 def _sent_signals() -> set[str]:
-    """Names ``x`` in every ``send_guarded(signals.x, ...)`` or ``signals.x.send(...)``."""
+    """Names ``x`` in ``send_guarded(signals.x, ...)`` or ``signals.x.send(...)``."""
     sent: set[str] = set()
     for path in PACKAGE.rglob("*.py"):
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
