@@ -40,9 +40,9 @@ def test_wheel_holds_templates_static_migrations_and_py_typed(wheel: Path) -> No
         "flask_paylinks/py.typed",
         "flask_paylinks/templates/paylinks/checkout/page.html",
         "flask_paylinks/templates/paylinks/dashboard/layout.html",
-        "flask_paylinks/migrations/env.py",
-        "flask_paylinks/migrations/script.py.mako",
-        "flask_paylinks/migrations/versions/0001_initial_tables.py",
+        "flask_paylinks/db/migrations/env.py",
+        "flask_paylinks/db/migrations/script.py.mako",
+        "flask_paylinks/db/migrations/versions/0001_initial_tables.py",
     ):
         assert required in names, required
     shipped_static = {n for n in names if n.startswith("flask_paylinks/static/")}
