@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
 import pytest
 from flask import Flask
+from flask.testing import FlaskClient
 
 from flask_paylinks import payments
 from flask_paylinks.core.errors import InvalidInput
-from flask_paylinks.core.pricing import COUPON_REJECTED, Choices
+from flask_paylinks.core.pricing import COUPON_REJECTED, Choices, terms_digest
 from flask_paylinks.db.models import (
     Coupon,
     GatewayEvent,
@@ -21,9 +23,10 @@ from flask_paylinks.db.models import (
     utcnow,
 )
 from flask_paylinks.gateways.base import Outcome, PaymentUpdate
+from flask_paylinks.payments import prices
 
 from ..hosts import crm_a
-from .conftest import Shop
+from .conftest import Shop, priced, submission
 
 Heard = Callable[[str], list[dict[str, Any]]]
 CUSTOMER = payments.Customer(
@@ -254,3 +257,67 @@ def test_reconcile_abandons_stale_pending_payments_and_frees_the_coupon(
         args=["paylinks", "reconcile", "--older-than", "7200"]
     )
     assert "0 pending payments abandoned." in again.output
+
+
+def test_paying_prices_the_order_once(
+    client: FlaskClient, shop: Shop, link: PaymentLink, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    shop.coupon()
+    form = priced(client, link, submission(client, link, coupon="SAVE10"))
+    quoted: list[Choices] = []
+    real_quote = prices.quote
+
+    def counting_quote(offer: Any, choices: Choices, *rest: Any) -> Any:
+        quoted.append(choices)
+        return real_quote(offer, choices, *rest)
+
+    monkeypatch.setattr(prices, "quote", counting_quote)
+    response = client.post(f"/pay/{link.slug}", data=form)
+
+    assert response.status_code == 303, response.text
+    assert len(quoted) == 1
+    [payment] = shop.payments()
+    assert (payment.state, payment.coupon_code) == ("succeeded", "SAVE10")
+
+
+def test_pay_answers_each_outcome_with_one_result(
+    host_a: Flask, shop: Shop, link: PaymentLink
+) -> None:
+    with host_a.test_request_context():
+        fresh = crm_a.db.session.get(PaymentLink, link.id)
+        assert fresh is not None
+        terms = payments.price(fresh, Choices())
+        command = payments.PayCommand(
+            choices=Choices(),
+            customer=CUSTOMER,
+            attempt="attempt-pay-00000001",
+            agreed_terms=terms_digest(terms),
+            payment_fields={"number": "4000000000000002"},
+        )
+        declined = payments.pay(fresh, command)
+        assert isinstance(declined, payments.Declined)
+        assert declined.message == "Your card was declined."
+        assert declined.quote == terms
+        assert declined.new_attempt != command.attempt
+
+        again = replace(command, attempt=declined.new_attempt)
+        changed = payments.pay(fresh, replace(again, agreed_terms="0" * 32))
+        assert changed == payments.TermsChanged(terms)
+        refused = payments.pay(fresh, replace(again, form_valid=False))
+        assert refused == payments.Refused({}, terms)
+        bad_code = payments.pay(
+            fresh, replace(again, choices=Choices(coupon_code="NO"))
+        )
+        assert isinstance(bad_code, payments.Refused)
+        assert bad_code.errors == {"coupon": COUPON_REJECTED}
+
+        good_card = {"number": "4242424242424242"}
+        paid = payments.pay(fresh, replace(again, payment_fields=good_card))
+        assert isinstance(paid, payments.Paid)
+        assert paid.slug == link.slug
+    assert sorted(
+        (p.state, p.reference == paid.reference) for p in shop.payments()
+    ) == [
+        ("failed", False),
+        ("succeeded", True),
+    ]
