@@ -6,6 +6,7 @@ import hashlib
 
 from sqlalchemy import select
 
+from flask_paylinks.core.errors import NotFound
 from flask_paylinks.core.pricing import normalise_code
 from flask_paylinks.db.models import (
     Coupon,
@@ -69,14 +70,17 @@ def link_in_progress(link: PaymentLink) -> bool:
     return session().scalars(stmt.limit(1)).first() is not None
 
 
-def get_by_reference(link: PaymentLink, reference: str) -> Payment | None:
-    """The payment of *link* with this receipt reference, or ``None``."""
-    if not reference or len(reference) > 32:
-        return None
-    stmt = owned(Payment, link.owner_id).where(
-        Payment.reference == reference, Payment.link_id == link.id
-    )
-    return session().scalars(stmt).first()
+def get_by_reference(link: PaymentLink, reference: str) -> Payment:
+    """The payment of *link* with this receipt reference; :class:`NotFound` if none."""
+    found = None
+    if reference and len(reference) <= 32:
+        stmt = owned(Payment, link.owner_id).where(
+            Payment.reference == reference, Payment.link_id == link.id
+        )
+        found = session().scalars(stmt).first()
+    if found is None:
+        raise NotFound(f"no payment {reference!r} on link {link.id}")
+    return found
 
 
 def lock_payment(payment_id: int) -> Payment | None:

@@ -22,7 +22,7 @@ from flask_paylinks.db.models import (
     Product,
     utcnow,
 )
-from flask_paylinks.gateways.base import Outcome, PaymentUpdate
+from flask_paylinks.gateways.base import Outcome, PaymentUpdate, StartedPayment
 from flask_paylinks.payments import prices
 
 from ..hosts import crm_a
@@ -321,3 +321,12 @@ def test_pay_answers_each_outcome_with_one_result(
         ("failed", False),
         ("succeeded", True),
     ]
+
+
+def test_stripe_takes_the_card_in_its_own_widget() -> None:
+    from flask_paylinks.gateways.stripe import StripeGateway
+
+    gateway = StripeGateway(secret_key="sk_test_123", publishable_key="pk_test_123")
+    posted = {"card-number": "4242424242424242"}
+    assert gateway.payment_fields(posted) is None
+    assert gateway.confirm(StartedPayment("pi_123"), {"number": "42"}) is None

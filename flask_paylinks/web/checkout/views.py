@@ -26,9 +26,11 @@ from flask import (
 from flask.typing import ResponseReturnValue
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import NotFound as HTTPNotFound
 from werkzeug.wrappers import Response as BaseResponse
 
 from flask_paylinks import payments, signals
+from flask_paylinks.core.errors import NotFound
 from flask_paylinks.core.pricing import (
     Choices,
     Offer,
@@ -304,7 +306,7 @@ def _found(value: T | None) -> T:
 def receipt(slug: str, token: str) -> View:
     """The receipt; before a redirect, the brief "taking you on" screen."""
     link = _found(link_service.find_by_slug(slug))
-    payment = _found(payments.get_by_reference(link, _found(reference_of(token))))
+    payment = payments.get_by_reference(link, _found(reference_of(token)))
     settled = payment.state in (PaymentState.SUCCEEDED, PaymentState.REFUNDED)
     recurring = (payment.snapshot or {}).get("recurring")
     return render_template(
@@ -355,6 +357,12 @@ def csrf_refused(error: CSRFError) -> ResponseReturnValue:
         if not db_outage.is_outage(error):
             raise
         return db_outage.respond(error, db_outage.render_checkout)
+
+
+@blueprint.errorhandler(NotFound)
+def not_found(error: NotFound) -> ResponseReturnValue:
+    """A record a service did not find: the app's own 404."""
+    return current_app.handle_http_exception(HTTPNotFound())
 
 
 @blueprint.errorhandler(429)
