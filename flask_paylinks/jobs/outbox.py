@@ -31,7 +31,7 @@ from __future__ import annotations
 import logging
 import secrets
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -115,9 +115,7 @@ def _hand_out(item_ids: Iterable[int]) -> None:
 
     jobs = current_app.extensions["paylinks"].jobs
     for item_id in item_ids:
-        jobs.enqueue(
-            run_outbox_item, item_id, job_id=f"paylinks-outbox-{item_id}", retry=False
-        )
+        jobs.enqueue(run_outbox_item, item_id, job_id=f"paylinks-outbox-{item_id}")
 
 
 def _sweep_now_and_then() -> None:
@@ -300,11 +298,3 @@ def _mark_dispatched(item_id: int, due: Any, now: datetime) -> bool:
         .execution_options(synchronize_session=False)
     )
     return bool(marked.rowcount == 1)
-
-
-def owed(kind: str | None = None) -> Sequence[OutboxItem]:
-    """Items not done (pending, running or parked), oldest first: for the CLI."""
-    stmt = select(OutboxItem).where(OutboxItem.state != OutboxState.DONE)
-    if kind is not None:
-        stmt = stmt.where(OutboxItem.kind == kind)
-    return list(session().scalars(stmt.order_by(OutboxItem.id).limit(1000)))
