@@ -137,9 +137,8 @@ class _Posted:
     def validate(self) -> bool:
         """Check the details and the payment fields; each keeps its own errors."""
         details_ok = self.form.validate()
-        return (
-            bool(self.card_form.validate() if self.card_form else True) and details_ok
-        )
+        card_ok = self.card_form.validate() if self.card_form is not None else True
+        return bool(details_ok and card_ok)
 
     def command(self, *, form_valid: bool) -> payments.PayCommand:
         """What the customer asks :func:`~flask_paylinks.payments.pay` to do."""
