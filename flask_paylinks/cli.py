@@ -132,7 +132,7 @@ def reconcile(older_than: int | None) -> None:
     from datetime import timedelta
 
     from flask_paylinks.jobs.outbox import sweep
-    from flask_paylinks.payments.service import abandon_stale
+    from flask_paylinks.payments import abandon_stale
 
     if older_than is not None:
         count = abandon_stale(older_than=timedelta(seconds=older_than))

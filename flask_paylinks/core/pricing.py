@@ -5,9 +5,9 @@ reads a link (saved or transient) into an :class:`Offer`;
 :func:`choices_from_form` reads what the browser sent (product ids,
 quantities, the recurring choice, a coupon code, and never an amount) into
 :class:`Choices`; :func:`quote` turns both, and the coupon's
-:class:`CouponTerms` if one was entered, into a :class:`Quote` or a list of
-:class:`PricingError`. Amounts are integers of the currency's minor unit from
-start to end.
+:class:`CouponTerms` if one was entered, into a :class:`Quote`, or raises
+:class:`PricingRefused` carrying each :class:`PricingError`. Amounts are
+integers of the currency's minor unit from start to end.
 """
 
 from __future__ import annotations
@@ -18,6 +18,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
+
+from flask_paylinks.core.errors import InvalidInput
 
 if TYPE_CHECKING:
     from flask_paylinks.db.models import Coupon, PaymentLink
@@ -110,6 +112,21 @@ class PricingError:
 
     field: str
     message: str
+
+
+class PricingRefused(InvalidInput):
+    """The choices cannot be priced.
+
+    :attr:`problems` lists every :class:`PricingError` in the order found;
+    :attr:`errors` maps each form field to its first message.
+    """
+
+    def __init__(self, problems: Iterable[PricingError]) -> None:
+        self.problems: tuple[PricingError, ...] = tuple(problems)
+        by_field: dict[str, str] = {}
+        for problem in self.problems:
+            by_field.setdefault(problem.field, problem.message)
+        super().__init__(by_field)
 
 
 @dataclass(frozen=True, slots=True)
@@ -490,17 +507,18 @@ def quote(
     offer: Offer,
     choices: Choices,
     coupon: CouponTerms | None = None,
-) -> Quote | list[PricingError]:
+) -> Quote:
     """Price *choices* on *offer*, with *coupon* already found applicable.
 
     The caller checks the coupon with :func:`coupon_rejection` first (it
     needs the clock and the redemption count); here it only discounts the
     lines it covers. The discount never exceeds what it applies to and the
-    total is never negative.
+    total is never negative. Raises :class:`PricingRefused` when the
+    choices cannot be priced on this offer.
     """
     errors = _validate_choices(offer, choices)
     if errors:
-        return errors
+        raise PricingRefused(errors)
     lines: list[QuoteLine] = []
     for item in chosen_items(offer, choices):
         quantity = (

@@ -4,6 +4,12 @@ A gateway turns a :class:`PaymentRequest` into a payment at the provider and
 reports what became of it as :class:`PaymentUpdate` values, whether they come
 from a webhook (Stripe) or from the gateway's own card form (sandbox). The
 payments service applies every update through the same path.
+
+A gateway also says what the browser's payment step needs:
+:meth:`Gateway.payment_fields` gives the form fields our page shows (the
+sandbox's card fields), or ``None`` when the provider takes the card in its
+own widget; :meth:`Gateway.confirm` turns what those fields held into the
+payment's outcome, or ``None`` when the outcome comes later (a webhook).
 """
 
 from __future__ import annotations
@@ -76,6 +82,18 @@ class GatewayError(Unavailable):
     """The provider could not be reached or refused the request."""
 
 
+class PaymentFields(Protocol):
+    """The fields a gateway puts on our checkout page (a WTForms form)."""
+
+    data: Mapping[str, Any]
+
+    def validate(self) -> bool:
+        """Check what was typed; the fields carry their own errors."""
+
+    def declined(self, message: str) -> None:
+        """Clear what must be typed again after a decline and mark *message*."""
+
+
 @runtime_checkable
 class Gateway(Protocol):
     """A payment provider."""
@@ -95,3 +113,17 @@ class Gateway(Protocol):
 
     def refund(self, gateway_payment_id: str, amount: int) -> PaymentUpdate:
         """Refund *amount* minor units of a succeeded payment."""
+
+    def payment_fields(self, formdata: Any = None) -> PaymentFields | None:
+        """The fields our page shows for the payment step, read from *formdata*.
+
+        ``None`` when the provider takes the card in its own browser widget.
+        """
+
+    def confirm(
+        self, started: StartedPayment, fields: Mapping[str, Any]
+    ) -> PaymentUpdate | None:
+        """Pay *started* with what :meth:`payment_fields` held (their ``data``).
+
+        ``None`` when the outcome is reported later, by webhook.
+        """

@@ -13,6 +13,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from wtforms import Form, StringField
 from wtforms.validators import InputRequired, ValidationError
@@ -147,6 +148,12 @@ class CardForm(Form):  # type: ignore[misc]
         if not (value.isascii() and value.isdigit() and 3 <= len(value) <= 4):
             raise ValidationError("Enter the 3 or 4 digit security code.")
 
+    def declined(self, message: str) -> None:
+        """Empty the number and the code, and show *message* at the number."""
+        self.number.data = ""
+        self.cvc.data = ""
+        self.number.errors = [message]
+
 
 class SandboxGateway:
     """Test mode: payments succeed or fail by the test card number given."""
@@ -185,6 +192,16 @@ class SandboxGateway:
             failure_message=card.failure_message,
             payload={"card_last4": number[-4:], "test_card": number in TEST_CARDS},
         )
+
+    def payment_fields(self, formdata: Any = None) -> CardForm:
+        """The card fields, named ``card-number``, ``card-expiry``, ``card-cvc``."""
+        return CardForm(formdata, prefix="card-")
+
+    def confirm(
+        self, started: StartedPayment, fields: Mapping[str, Any]
+    ) -> PaymentUpdate:
+        """Charge the test card typed in :meth:`payment_fields`."""
+        return self.charge(started.gateway_payment_id, str(fields.get("number") or ""))
 
     def parse_webhook(
         self, body: bytes, headers: Mapping[str, str]

@@ -81,6 +81,14 @@ class StripeGateway:
             client_secret=str(intent.client_secret),
         )
 
+    def payment_fields(self, formdata: Any = None) -> None:
+        """Stripe takes the card in its own browser widget: no fields of ours."""
+        return
+
+    def confirm(self, started: StartedPayment, fields: Mapping[str, Any]) -> None:
+        """The browser confirms with Stripe; the outcome comes by webhook."""
+        return
+
     def parse_webhook(
         self, body: bytes, headers: Mapping[str, str]
     ) -> PaymentUpdate | None:

@@ -16,10 +16,14 @@ and an item run twice changes nothing the second time. A failure rolls the
 handler's work back and reschedules the item with back-off; after
 ``PAYLINKS_OUTBOX_MAX_ATTEMPTS`` it is *parked* and logged for a person.
 
-The :func:`sweep` hands out again what is due and not done (a queue wiped by
-a Redis restart, a worker killed mid-job, a failure whose back-off passed)
-and settles payments left pending by a crash. The worker runs it every few
-seconds; ``flask paylinks reconcile`` runs it once.
+The :func:`sweep` hands out again what is due and not done (a queue wiped
+by a Redis restart, a worker killed mid-job, a failure whose back-off
+passed) and settles payments left pending by a crash. The worker runs it
+every few seconds; ``flask paylinks reconcile`` runs it once.
+
+The outbox knows no payment: the handler of each kind of item is registered
+by its owner (:func:`register`), and so is what the sweeper settles
+(:func:`register_settler`); :mod:`flask_paylinks.payments` registers both.
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ from __future__ import annotations
 import logging
 import secrets
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -41,11 +45,13 @@ from flask_paylinks.db.session import reset_session, session
 
 log = logging.getLogger(__name__)
 
-#: Kinds of follow-up, and the name of each in the outbox.
-PAYMENT_FOLLOWUP = "payment.followup"
-PAYMENT_RECEIPT = "payment.receipt"
-
+#: Runs the follow-up of one subject (by id) in the caller's transaction.
 Handler = Callable[[int], Any]
+#: Settles what was left unfinished older than the sweep's ``now``; how many.
+Settler = Callable[[datetime], int]
+
+_handlers: dict[str, Handler] = {}
+_settlers: list[Settler] = []
 
 
 class Incomplete(PayLinksError):
@@ -56,11 +62,15 @@ class Incomplete(PayLinksError):
     """
 
 
-def _handlers() -> dict[str, Handler]:
-    from flask_paylinks.payments.receipts import send_receipt
-    from flask_paylinks.payments.service import follow_up_success
+def register(kind: str, handler: Handler) -> None:
+    """Run items of *kind* with *handler* (which must not commit)."""
+    _handlers[kind] = handler
 
-    return {PAYMENT_FOLLOWUP: follow_up_success, PAYMENT_RECEIPT: send_receipt}
+
+def register_settler(settler: Settler) -> None:
+    """Have every :func:`sweep` call *settler* too; its count is ``abandoned``."""
+    if settler not in _settlers:
+        _settlers.append(settler)
 
 
 def _config(key: str) -> int:
@@ -105,9 +115,7 @@ def _hand_out(item_ids: Iterable[int]) -> None:
 
     jobs = current_app.extensions["paylinks"].jobs
     for item_id in item_ids:
-        jobs.enqueue(
-            run_outbox_item, item_id, job_id=f"paylinks-outbox-{item_id}", retry=False
-        )
+        jobs.enqueue(run_outbox_item, item_id, job_id=f"paylinks-outbox-{item_id}")
 
 
 def _sweep_now_and_then() -> None:
@@ -156,7 +164,7 @@ def run(item_id: int) -> bool:
     if item is None:  # deleted meanwhile
         return False
     kind, subject_id, attempts = item.kind, item.subject_id, item.attempts
-    handler = _handlers().get(kind)
+    handler = _handlers.get(kind)
     try:
         if handler is None:
             raise PayLinksError(f"no handler for outbox item kind {kind!r}")
@@ -253,8 +261,6 @@ def sweep(*, now: datetime | None = None, limit: int = 500) -> SweepResult:
     a conditional UPDATE first, so two sweepers never hand out one item
     twice.
     """
-    from flask_paylinks.payments.service import abandon_stale
-
     current_app.extensions["paylinks"].extras["outbox.last_sweep"] = time.monotonic()
     now = now or utcnow()
     db = session()
@@ -271,7 +277,7 @@ def sweep(*, now: datetime | None = None, limit: int = 500) -> SweepResult:
     mine = [item_id for item_id in candidates if _mark_dispatched(item_id, due, now)]
     db.commit()
     _hand_out(mine)
-    abandoned = abandon_stale(now=now, older_than=_settle_after())
+    abandoned = sum(settle(now) for settle in _settlers)
     parked = int(
         db.scalar(
             select(func.count())
@@ -292,19 +298,3 @@ def _mark_dispatched(item_id: int, due: Any, now: datetime) -> bool:
         .execution_options(synchronize_session=False)
     )
     return bool(marked.rowcount == 1)
-
-
-def _settle_after() -> timedelta:
-    """How old a pending payment is when the gateway can no longer complete it."""
-    gateway = current_app.extensions["paylinks"].gateway
-    timeout = _config("PAYLINKS_PENDING_TIMEOUT")
-    settle = getattr(gateway, "abandon_after", None)
-    return timedelta(seconds=min(timeout, int(settle)) if settle else timeout)
-
-
-def owed(kind: str | None = None) -> Sequence[OutboxItem]:
-    """Items not done (pending, running or parked), oldest first: for the CLI."""
-    stmt = select(OutboxItem).where(OutboxItem.state != OutboxState.DONE)
-    if kind is not None:
-        stmt = stmt.where(OutboxItem.kind == kind)
-    return list(session().scalars(stmt.order_by(OutboxItem.id).limit(1000)))

@@ -62,30 +62,20 @@ class JobQueue:
             self._queue = Queue(self.queue_name, connection=self.connection())
         return self._queue
 
-    def enqueue(
-        self, job: Job, *args: Any, job_id: str | None = None, retry: bool = True
-    ) -> None:
+    def enqueue(self, job: Job, *args: Any, job_id: str | None = None) -> None:
         """Run ``job(*args)`` in the worker, or now when jobs are inline.
 
         Never raises: the caller has committed what caused the job (a
         payment went through), and a job's failure must not turn that into
-        an error. With *retry* RQ runs a failed job again three times (jobs
-        of the outbox are retried by the outbox instead).
+        an error. RQ does not retry a failed job: the outbox does.
         """
         if self.is_inline:
             run_guarded(job, *args)
             return
         from redis.exceptions import RedisError
-        from rq import Retry
 
         try:
-            self.queue().enqueue(
-                job,
-                *args,
-                job_id=job_id,
-                retry=Retry(max=3, interval=[10, 60, 300]) if retry else None,
-                failure_ttl=7 * 24 * 3600,
-            )
+            self.queue().enqueue(job, *args, job_id=job_id, failure_ttl=7 * 24 * 3600)
         except RedisError as error:
             self.redis_down(error)
             run_guarded(job, *args)

@@ -48,6 +48,7 @@ from sqlalchemy.exc import (
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from flask_paylinks.db.session import reset_session
+from flask_paylinks.payments import watch_charges
 
 log = logging.getLogger(__name__)
 
@@ -126,6 +127,14 @@ def note_charging(reference: str) -> None:
     """
     if has_request_context():
         request.environ[_CHARGING_KEY] = reference
+
+
+def _note_charge(reference: str, committed: bool) -> None:
+    (note_charged if committed else note_charging)(reference)
+
+
+# Payments tells us around every commit of a success; we keep it per request.
+watch_charges(_note_charge)
 
 
 def charging_reference() -> str | None:

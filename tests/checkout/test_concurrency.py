@@ -10,9 +10,10 @@ from typing import Any, TypeVar
 import pytest
 from flask import Flask
 
+from flask_paylinks import payments
+from flask_paylinks.core.pricing import Choices
 from flask_paylinks.db.models import Coupon, GatewayEvent, Product
 from flask_paylinks.gateways.base import Outcome, PaymentUpdate
-from flask_paylinks.payments import service as payments
 
 from ..hosts import crm_a
 from .conftest import Shop, priced, submission
@@ -86,7 +87,7 @@ def test_one_event_delivered_many_times_at_once_is_applied_once(
         assert fresh is not None
         checkout = payments.start_checkout(
             fresh,
-            choices=payments.Choices(coupon_code="SAVE10"),
+            choices=Choices(coupon_code="SAVE10"),
             customer=payments.Customer(name="Kat", email="kat@example.com"),
             attempt="concurrent-attempt-0001",
         )

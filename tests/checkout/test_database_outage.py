@@ -18,7 +18,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from flask_paylinks.db.models import PaymentLink, PaymentState, Product
-from flask_paylinks.payments import service as payments
+from flask_paylinks.payments import updates
 from flask_paylinks.web import db_outage
 from flask_paylinks.web.checkout.receipt_links import reference_of
 
@@ -108,7 +108,7 @@ def test_pay_reads_nothing_after_committing_the_charge(
 ) -> None:
     # What follows the commit (follow-ups, signals) is the outbox's business;
     # without it, the view alone must answer from what it read before.
-    monkeypatch.setattr(payments, "_after_transition", lambda *args: None)
+    monkeypatch.setattr(updates, "_after_transition", lambda *args: None)
     form = priced(client, link, submission(client, link))
     failures.after_next_charge()
 

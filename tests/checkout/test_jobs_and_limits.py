@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -247,3 +248,39 @@ def test_sandbox_refuses_to_start_outside_debug_and_testing(database_url: str) -
         crm_a.create_app(database_url, TESTING=False)
     app = crm_a.create_app(database_url, TESTING=False, PAYLINKS_ALLOW_SANDBOX=True)
     assert app.extensions["paylinks"].gateway.test_mode
+
+
+def _imports(path: Path) -> set[str]:
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom):
+            found.add(node.module or "")
+            found.update(f"{node.module}.{alias.name}" for alias in node.names)
+        elif isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+    return found
+
+
+def test_jobs_import_nothing_from_payments() -> None:
+    """The outbox runs the handlers payments registers; it never imports them."""
+    jobs = sorted((ROOT / "flask_paylinks" / "jobs").glob("*.py"))
+    assert jobs
+    for path in jobs:
+        payment_imports = [
+            name
+            for name in _imports(path)
+            if name == "flask_paylinks.payments"
+            or name.startswith("flask_paylinks.payments.")
+        ]
+        assert payment_imports == [], path
+
+
+def test_only_gateways_know_which_gateway_it_is() -> None:
+    """Outside gateways/ the gateway is asked (payment_fields, confirm), not named."""
+    package = ROOT / "flask_paylinks"
+    classes = ("SandboxGateway", "StripeGateway")
+    for path in package.rglob("*.py"):
+        if path.parent.name == "gateways":
+            continue
+        imported = _imports(path)
+        assert not any(name.endswith(classes) for name in imported), path

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
 import pytest
 from flask import Flask
+from flask.testing import FlaskClient
 
-from flask_paylinks.core.pricing import Choices
+from flask_paylinks import payments
+from flask_paylinks.core.errors import InvalidInput
+from flask_paylinks.core.pricing import COUPON_REJECTED, Choices, terms_digest
 from flask_paylinks.db.models import (
     Coupon,
     GatewayEvent,
@@ -18,11 +22,11 @@ from flask_paylinks.db.models import (
     Product,
     utcnow,
 )
-from flask_paylinks.gateways.base import Outcome, PaymentUpdate
-from flask_paylinks.payments import service as payments
+from flask_paylinks.gateways.base import Outcome, PaymentUpdate, StartedPayment
+from flask_paylinks.payments import prices
 
 from ..hosts import crm_a
-from .conftest import Shop
+from .conftest import Shop, priced, submission
 
 Heard = Callable[[str], list[dict[str, Any]]]
 CUSTOMER = payments.Customer(
@@ -97,9 +101,10 @@ def test_the_same_attempt_gives_the_same_payment(
 def test_a_bad_attempt_token_is_refused(
     host_a: Flask, link: PaymentLink, shop: Shop
 ) -> None:
-    with pytest.raises(payments.CheckoutRefused):
+    with pytest.raises(InvalidInput) as refused:
         start(host_a, link, "short")
-    with pytest.raises(payments.CheckoutRefused):
+    assert list(refused.value.errors) == ["items"]
+    with pytest.raises(InvalidInput):
         start(host_a, link, "x" * 30 + "<>")
     assert shop.payments() == []
 
@@ -232,9 +237,9 @@ def test_reconcile_abandons_stale_pending_payments_and_frees_the_coupon(
     shop.coupon(max_redemptions=1)
     stale = start(host_a, link, "attempt-jjjjjjjjjjjj", coupon_code="SAVE10")
     # The coupon's only redemption is held by the pending payment.
-    with pytest.raises(payments.CheckoutRefused) as refused:
+    with pytest.raises(InvalidInput) as refused:
         start(host_a, link, "attempt-kkkkkkkkkkkk", coupon_code="SAVE10")
-    assert [e.field for e in refused.value.errors] == ["coupon"]
+    assert refused.value.errors == {"coupon": COUPON_REJECTED}
 
     with host_a.app_context():
         row = crm_a.db.session.get(Payment, stale.id)
@@ -252,3 +257,76 @@ def test_reconcile_abandons_stale_pending_payments_and_frees_the_coupon(
         args=["paylinks", "reconcile", "--older-than", "7200"]
     )
     assert "0 pending payments abandoned." in again.output
+
+
+def test_paying_prices_the_order_once(
+    client: FlaskClient, shop: Shop, link: PaymentLink, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    shop.coupon()
+    form = priced(client, link, submission(client, link, coupon="SAVE10"))
+    quoted: list[Choices] = []
+    real_quote = prices.quote
+
+    def counting_quote(offer: Any, choices: Choices, *rest: Any) -> Any:
+        quoted.append(choices)
+        return real_quote(offer, choices, *rest)
+
+    monkeypatch.setattr(prices, "quote", counting_quote)
+    response = client.post(f"/pay/{link.slug}", data=form)
+
+    assert response.status_code == 303, response.text
+    assert len(quoted) == 1
+    [payment] = shop.payments()
+    assert (payment.state, payment.coupon_code) == ("succeeded", "SAVE10")
+
+
+def test_pay_answers_each_outcome_with_one_result(
+    host_a: Flask, shop: Shop, link: PaymentLink
+) -> None:
+    with host_a.test_request_context():
+        fresh = crm_a.db.session.get(PaymentLink, link.id)
+        assert fresh is not None
+        terms = payments.price(fresh, Choices())
+        command = payments.PayCommand(
+            choices=Choices(),
+            customer=CUSTOMER,
+            attempt="attempt-pay-00000001",
+            agreed_terms=terms_digest(terms),
+            payment_fields={"number": "4000000000000002"},
+        )
+        declined = payments.pay(fresh, command)
+        assert isinstance(declined, payments.Declined)
+        assert declined.message == "Your card was declined."
+        assert declined.quote == terms
+        assert declined.new_attempt != command.attempt
+
+        again = replace(command, attempt=declined.new_attempt)
+        changed = payments.pay(fresh, replace(again, agreed_terms="0" * 32))
+        assert changed == payments.TermsChanged(terms)
+        refused = payments.pay(fresh, replace(again, form_valid=False))
+        assert refused == payments.Refused({}, terms)
+        bad_code = payments.pay(
+            fresh, replace(again, choices=Choices(coupon_code="NO"))
+        )
+        assert isinstance(bad_code, payments.Refused)
+        assert bad_code.errors == {"coupon": COUPON_REJECTED}
+
+        good_card = {"number": "4242424242424242"}
+        paid = payments.pay(fresh, replace(again, payment_fields=good_card))
+        assert isinstance(paid, payments.Paid)
+        assert paid.slug == link.slug
+    assert sorted(
+        (p.state, p.reference == paid.reference) for p in shop.payments()
+    ) == [
+        ("failed", False),
+        ("succeeded", True),
+    ]
+
+
+def test_stripe_takes_the_card_in_its_own_widget() -> None:
+    from flask_paylinks.gateways.stripe import StripeGateway
+
+    gateway = StripeGateway(secret_key="sk_test_123", publishable_key="pk_test_123")
+    posted = {"card-number": "4242424242424242"}
+    assert gateway.payment_fields(posted) is None
+    assert gateway.confirm(StartedPayment("pi_123"), {"number": "42"}) is None

@@ -16,6 +16,7 @@ from flask_paylinks.core.pricing import (
     Offer,
     OfferItem,
     PricingError,
+    PricingRefused,
     Quote,
     Recurrence,
     choices_from_form,
@@ -27,6 +28,15 @@ from flask_paylinks.core.pricing import (
 from flask_paylinks.db.models import LinkItem, PaymentLink, Product
 
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
+
+
+def _refusal(offer: Offer, choices: Choices) -> list[PricingError]:
+    """The errors :func:`quote` raises for *choices*; it must raise."""
+    with pytest.raises(PricingRefused) as refused:
+        quote(offer, choices)
+    problems = refused.value.problems
+    assert set(refused.value.errors) == {problem.field for problem in problems}
+    return list(refused.value.problems)
 
 
 def item(key: str, amount: int, **values: object) -> OfferItem:
@@ -74,8 +84,8 @@ def test_exactly_one_plan_is_bought_and_recurs() -> None:
     assert result.total == 9500
     assert result.recurring is not None
     assert (result.recurring.amount, result.recurring.interval) == (9000, "year")
-    assert quote(offer, Choices()) == [PricingError("plan", "Choose a plan.")]
-    assert quote(offer, Choices(plan="1")) == [
+    assert _refusal(offer, Choices()) == [PricingError("plan", "Choose a plan.")]
+    assert _refusal(offer, Choices(plan="1")) == [
         PricingError("plan", "Choose one of the plans shown.")
     ]
 
@@ -108,8 +118,7 @@ def test_bad_quantities_are_errors_at_their_field(raw: str, field: str) -> None:
     )
     choices, errors = choices_from_form(offer, MultiDict({"qty-1": raw}))
     if not errors:
-        errors = quote(offer, choices)  # type: ignore[assignment]
-    assert isinstance(errors, list)
+        errors = _refusal(offer, choices)
     assert [e.field for e in errors] == [field]
     assert errors[0].message == "Choose a quantity from 1 to 5."
 
@@ -144,7 +153,7 @@ def test_form_reading_refuses_foreign_ids_and_two_plans_and_ignores_amounts() ->
 
 def test_a_fixed_quantity_cannot_be_changed() -> None:
     offer = Offer("USD", (item("1", 2500, quantity=2, min_quantity=2, max_quantity=2),))
-    result = quote(offer, Choices(quantities={"1": 50}))
+    result = _refusal(offer, Choices(quantities={"1": 50}))
     assert result == [PricingError("qty-1", "The quantity of Product 1 is 2.")]
 
 
@@ -229,7 +238,7 @@ def test_every_coupon_rejection_reason() -> None:
 
 def test_coupon_on_a_link_that_takes_none_is_refused() -> None:
     offer = Offer("USD", (item("1", 1000),), allow_coupons=False)
-    assert quote(offer, Choices(coupon_code="ANY")) == [
+    assert _refusal(offer, Choices(coupon_code="ANY")) == [
         PricingError("coupon", COUPON_REJECTED)
     ]
 

@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 from flask import Flask
 
+from flask_paylinks import payments
 from flask_paylinks.core.pricing import Choices
 from flask_paylinks.db.models import PaymentLink
-from flask_paylinks.payments import service as payments
 
 from ..axe import assert_no_serious_violations
 from ..browser import LiveServer, screenshot, watched_page

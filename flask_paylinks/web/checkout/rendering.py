@@ -26,6 +26,7 @@ from flask_paylinks.core.pricing import (
     Choices,
     Offer,
     PricingError,
+    PricingRefused,
     Quote,
     Recurrence,
     RecurringCharge,
@@ -304,13 +305,8 @@ def new_checkout_form(
 
 
 def card_form_for(formdata: Any = None) -> Any:
-    """The sandbox's card form, or ``None`` when the gateway takes cards itself."""
-    from flask_paylinks.gateways.sandbox import CardForm, SandboxGateway
-
-    gateway = current_app.extensions["paylinks"].gateway
-    if not isinstance(gateway, SandboxGateway):
-        return None
-    return CardForm(formdata, prefix="card-")
+    """The gateway's payment fields, or ``None`` when it takes cards itself."""
+    return current_app.extensions["paylinks"].gateway.payment_fields(formdata)
 
 
 def quantity_options(low: int, high: int) -> list[int] | None:
@@ -336,8 +332,10 @@ def render_checkout_page(
     choices: Choices = context.pop("choices", None) or default_choices(offer)
     shown = context.pop("quote", None)
     if shown is None:
-        priced = quote(offer, choices)
-        shown = priced if isinstance(priced, Quote) else None
+        try:
+            shown = quote(offer, choices)
+        except PricingRefused:
+            shown = None
     form = context.pop("form", None) or new_checkout_form(link, preview=preview)
     card_form = context.pop("card_form", None)
     if card_form is None:

@@ -9,8 +9,9 @@ redirect; ``GET /assets/<token>`` serves an uploaded logo.
 
 from __future__ import annotations
 
-from dataclasses import replace
-from typing import Any
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, TypeVar
 
 from flask import (
     Response,
@@ -25,22 +26,24 @@ from flask import (
 from flask.typing import ResponseReturnValue
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import NotFound as HTTPNotFound
+from werkzeug.wrappers import Response as BaseResponse
 
-from flask_paylinks import signals
+from flask_paylinks import payments, signals
+from flask_paylinks.core.errors import NotFound
 from flask_paylinks.core.pricing import (
     Choices,
     Offer,
+    PricingError,
     Quote,
+    RecurringCharge,
     choices_from_form,
-    default_choices,
     offer_from_link,
-    quote,
     terms_digest,
 )
 from flask_paylinks.db.models import PaymentLink, PaymentState
 from flask_paylinks.db.session import reset_session
 from flask_paylinks.links import service as link_service
-from flask_paylinks.payments import service as payments
 from flask_paylinks.web import db_outage
 from flask_paylinks.web.checkout import blueprint
 from flask_paylinks.web.checkout.assets import find_asset
@@ -51,7 +54,6 @@ from flask_paylinks.web.checkout.rendering import (
     cached_page,
     card_form_for,
     customer_page,
-    error_map,
     new_checkout_form,
     pay_label,
     render_checkout_page,
@@ -62,6 +64,7 @@ from flask_paylinks.web.checkout.rendering import (
 from flask_paylinks.web.ratelimit import mark_coupon_refused
 
 View = ResponseReturnValue
+T = TypeVar("T")
 CSRF_NOTICE = (
     "This page was open too long. Check your details and press Pay again; "
     "you have not been charged."
@@ -92,19 +95,6 @@ def receipt_url(link: PaymentLink, reference: str) -> str:
     return receipt_url_for(link.slug, reference)
 
 
-def _display_quote(
-    link: PaymentLink, offer: Offer, choices: Choices, priced: Quote | list[Any]
-) -> Quote | None:
-    """The summary to show beside errors: the valid part of the customer's choices."""
-    if isinstance(priced, Quote):
-        return priced
-    without_code = payments.price(link, replace(choices, coupon_code=""))
-    if isinstance(without_code, Quote):
-        return without_code
-    fallback = quote(offer, default_choices(offer))
-    return fallback if isinstance(fallback, Quote) else None
-
-
 @blueprint.get("/<slug>")
 def show(slug: str) -> View:
     """The checkout page of one link."""
@@ -124,151 +114,149 @@ def show(slug: str) -> View:
     )
 
 
-def _reshow(
-    link: PaymentLink,
-    *,
-    offer: Offer,
-    form: Any,
-    card_form: Any,
-    choices: Choices,
-    priced: Quote | list[Any],
-    status: int,
-    notice: str | None = None,
-) -> tuple[str, int]:
-    errors = error_map(priced) if isinstance(priced, list) else {}
-    if "coupon" in errors and choices.coupon_code:
-        mark_coupon_refused()
-    html = render_checkout_page(
-        link,
-        offer=offer,
-        form=form,
-        card_form=card_form,
-        choices=choices,
-        quote=_display_quote(link, offer, choices, priced),
-        errors=errors,
-        notice=notice,
-    )
-    return html, status
+@dataclass
+class _Posted:
+    """The pay form as posted: the customer's details, payment fields and choices."""
+
+    link: PaymentLink
+    offer: Offer
+    form: Any
+    card_form: Any
+    choices: Choices
+    choice_errors: list[PricingError]
+
+    @classmethod
+    def read(cls, link: PaymentLink, formdata: Any) -> _Posted:
+        """Read (without checking) what was posted to pay on *link*."""
+        offer = offer_from_link(link)
+        form = new_checkout_form(link, formdata=formdata)
+        card_form = card_form_for(formdata)
+        choices, choice_errors = choices_from_form(offer, formdata)
+        return cls(link, offer, form, card_form, choices, choice_errors)
+
+    def validate(self) -> bool:
+        """Check the details and the payment fields; each keeps its own errors."""
+        details_ok = self.form.validate()
+        card_ok = self.card_form.validate() if self.card_form is not None else True
+        return bool(details_ok and card_ok)
+
+    def command(self, *, form_valid: bool) -> payments.PayCommand:
+        """What the customer asks :func:`~flask_paylinks.payments.pay` to do."""
+        form = self.form
+        return payments.PayCommand(
+            choices=self.choices,
+            customer=payments.Customer(
+                name=form.name.data or "",
+                email=form.email.data or "",
+                phone=form.phone_e164,
+                address=form.address(),
+            ),
+            attempt=form.attempt.data or "",
+            agreed_terms=form.terms.data or "",
+            recipient_token=form.recipient.data or None,
+            payment_fields=self.card_form.data if self.card_form else {},
+            choice_errors=tuple(self.choice_errors),
+            form_valid=form_valid,
+        )
+
+    def render(
+        self,
+        *,
+        quote: Quote | None,
+        errors: Mapping[str, str] | None = None,
+        notice: str | None = None,
+    ) -> str:
+        """The checkout page again, with what was typed, *errors* and *notice*."""
+        if errors and "coupon" in errors and self.choices.coupon_code:
+            mark_coupon_refused()
+        return render_checkout_page(
+            self.link,
+            offer=self.offer,
+            form=self.form,
+            card_form=self.card_form,
+            choices=self.choices,
+            quote=quote,
+            errors=errors or {},
+            notice=notice,
+        )
+
+    def expired(self) -> tuple[str, int]:
+        """The page again after a refused CSRF token: nothing was charged."""
+        shown = payments.fallback_quote(self.link, self.choices)
+        return self.render(quote=shown, notice=CSRF_NOTICE), 400
 
 
 @blueprint.post("/<slug>")
 def pay(slug: str) -> View:
-    """Price the order, start the payment once, and pay it (sandbox: the card).
+    """Pay on the link: build the command, call payments, answer by the result.
 
-    Once the charge is committed nothing more is read from the database to
-    answer: the receipt URL is built from the slug and reference read
-    before, so a database that drops right after the charge cannot turn the
-    customer's answer into an error (see :mod:`flask_paylinks.web.db_outage`).
+    The receipt URL of a success is built from values read before the charge
+    was committed (see :mod:`flask_paylinks.web.db_outage`).
     """
-    link = _active_link(slug)
-    slug = link.slug
-    offer = offer_from_link(link)
-    form = new_checkout_form(link, formdata=request.form)
-    card_form = card_form_for(request.form)
-    choices, choice_errors = choices_from_form(offer, request.form)
-    details_ok = form.validate()
-    card_ok = card_form.validate() if card_form is not None else True
-    args: dict[str, Any] = {
-        "offer": offer,
-        "form": form,
-        "card_form": card_form,
-        "choices": choices,
-    }
-    if "csrf_token" in form.errors:
-        return _reshow(
-            link,
-            **args,
-            priced=[],
-            status=400,
-            notice=CSRF_NOTICE,
-        )
-    priced: Quote | list[Any] = choice_errors or payments.price(link, choices)
-    if isinstance(priced, list) or not details_ok or not card_ok:
-        return _reshow(link, **args, priced=priced, status=422)
-    if form.terms.data != terms_digest(priced):
-        return _terms_changed(link, args, priced)
-    customer = payments.Customer(
-        name=form.name.data,
-        email=form.email.data,
-        phone=form.phone_e164,
-        address=form.address(),
+    posted = _Posted.read(_active_link(slug), request.form)
+    valid = posted.validate()
+    if "csrf_token" in posted.form.errors:
+        return posted.expired()
+    result = payments.pay(posted.link, posted.command(form_valid=valid))
+    status, answer = ANSWERS[type(result)]
+    return answer(posted, result), status
+
+
+def _paid(posted: _Posted, result: payments.Paid) -> BaseResponse:
+    return redirect(receipt_url_for(result.slug, result.reference), code=303)
+
+
+def _declined(posted: _Posted, result: payments.Declined) -> str:
+    posted.form.attempt.data = result.new_attempt  # paying again is a new attempt
+    if posted.card_form is not None:
+        posted.card_form.declined(result.message)
+    notice = f"{result.message} You have not been charged. Try another card."
+    return posted.render(quote=result.quote, notice=notice)
+
+
+def _terms_changed(posted: _Posted, result: payments.TermsChanged) -> str:
+    priced = result.quote
+    posted.form.terms.data = terms_digest(priced)
+    then = (
+        f" today, then {then_text(priced.recurring, priced.currency)}"
+        if priced.recurring is not None
+        else ""
     )
-    try:
-        checkout = payments.start_checkout(
-            link,
-            choices=choices,
-            customer=customer,
-            attempt=form.attempt.data or "",
-            agreed_terms=form.terms.data or "",
-            recipient_token=form.recipient.data or None,
-        )
-    except payments.CheckoutRefused as refused:
-        return _reshow(link, **args, priced=refused.errors, status=422)
-    except payments.TermsChanged as changed:
-        return _terms_changed(link, args, changed.quote)
-    except payments.LinkTaken as taken:
-        return _link_taken(link, in_progress=taken.in_progress)
-    except payments.PaymentNotStarted:
-        form.attempt.data = payments.new_attempt()
-        return _reshow(
-            link,
-            **args,
-            priced=priced,
-            status=503,
-            notice="We could not reach the payment provider. You have not been "
-            "charged; please try again.",
-        )
-    payment = checkout.payment
-    reference = payment.reference
-    if payment.state == PaymentState.PENDING and card_form is not None:
-        payment = payments.confirm_test_card(payment, card_form.number.data or "")
-        if db_outage.charged_reference() == reference:
-            # Committed as succeeded: answer from what was read before.
-            return redirect(receipt_url_for(slug, reference), code=303)
-    if payment.state == PaymentState.FAILED:
-        # This attempt is over; paying again is a new attempt.
-        form.attempt.data = payments.new_attempt()
-        message = payment.failure_message or "Your payment did not go through."
-        if card_form is not None:
-            card_form.number.data = ""
-            card_form.cvc.data = ""
-            card_form.number.errors = [message]
-        return _reshow(
-            link,
-            **args,
-            priced=priced,
-            status=402,
-            notice=f"{message} You have not been charged. Try another card.",
-        )
-    return redirect(receipt_url_for(slug, reference), code=303)
-
-
-def _terms_changed(link: PaymentLink, args: dict[str, Any], priced: Quote) -> View:
-    """Re-show the page on the new terms; nothing was charged."""
-    args["form"].terms.data = terms_digest(priced)
-    return _reshow(
-        link,
-        **args,
-        priced=priced,
-        status=409,
-        notice="This order changed since you opened the page. It now costs "
-        f"{total_text(priced)}{_then_suffix(priced)}. Check it below and press "
-        "Pay again; you have not been charged.",
+    notice = (
+        f"This order changed since you opened the page. It now costs "
+        f"{total_text(priced)}{then}. Check it below and press Pay again; you "
+        "have not been charged."
     )
+    return posted.render(quote=priced, notice=notice)
 
 
-def _then_suffix(priced: Quote) -> str:
-    if priced.recurring is None:
-        return ""
-    return f" today, then {then_text(priced.recurring, priced.currency)}"
+def _refused(posted: _Posted, result: payments.Refused) -> str:
+    return posted.render(quote=result.quote_for_display, errors=result.errors)
 
 
-def _link_taken(link: PaymentLink, *, in_progress: bool) -> View:
+def _taken(posted: _Posted, result: payments.Taken) -> str:
     """A single-use link someone else paid, or is paying right now."""
-    html = render_template(
-        "paylinks/checkout/already_paid.html", in_progress=in_progress, **_layout(link)
+    return render_template(
+        "paylinks/checkout/already_paid.html",
+        in_progress=result.in_progress,
+        **_layout(posted.link),
     )
-    return html, 409
+
+
+def _unavailable(posted: _Posted, result: payments.Unavailable) -> str:
+    posted.form.attempt.data = result.new_attempt
+    return posted.render(quote=result.quote, notice=result.message)
+
+
+#: Each result of paying: its HTTP status and how it is shown.
+ANSWERS: dict[type, tuple[int, Callable[[_Posted, Any], str | BaseResponse]]] = {
+    payments.Paid: (303, _paid),
+    payments.Declined: (402, _declined),
+    payments.TermsChanged: (409, _terms_changed),
+    payments.Refused: (422, _refused),
+    payments.Taken: (409, _taken),
+    payments.Unavailable: (503, _unavailable),
+}
 
 
 @blueprint.app_template_filter("paylinks_terms")
@@ -280,76 +268,58 @@ def terms_filter(priced: Quote) -> str:
 @blueprint.post("/<slug>/quote", endpoint="quote")
 def quote_view(slug: str) -> View:
     """Reprice the order: JSON for the page script, the whole page without it."""
-    link = _active_link(slug)
-    offer = offer_from_link(link)
-    form = new_checkout_form(link, formdata=request.form)
+    posted = _Posted.read(_active_link(slug), request.form)
+    form = posted.form
     if form.meta.csrf and not form.csrf_token.validate(form):
         abort(400, "This page was open too long; reload it.")
-    choices, choice_errors = choices_from_form(offer, request.form)
-    priced: Quote | list[Any] = choice_errors or payments.price(link, choices)
-    errors = error_map(priced) if isinstance(priced, list) else {}
-    if "coupon" in errors and choices.coupon_code:
-        mark_coupon_refused()
-    shown = _display_quote(link, offer, choices, priced)
-    status = 422 if errors else 200
+    priced = payments.reprice(posted.link, posted.choices, posted.choice_errors)
+    status = 422 if priced.errors else 200
     if request.accept_mimetypes.best == "application/json":
-        body = {
-            "summary": render_summary(shown),
-            "pay_label": pay_label(shown),
-            "terms": "" if shown is None else terms_digest(shown),
-            "then_text": then_text(shown.recurring, shown.currency) if shown else "",
-            "errors": errors,
-        }
-        return jsonify(body), status
-    if shown is not None:
-        form.terms.data = terms_digest(shown)
-    card_form = card_form_for(request.form)
-    html = render_checkout_page(
-        link,
-        offer=offer,
-        form=form,
-        card_form=card_form,
-        choices=choices,
-        quote=shown,
-        errors=errors,
-    )
-    return html, status
+        if "coupon" in priced.errors and posted.choices.coupon_code:
+            mark_coupon_refused()
+        return jsonify(_quote_body(priced)), status
+    if priced.quote is not None:
+        form.terms.data = terms_digest(priced.quote)
+    return posted.render(quote=priced.quote, errors=priced.errors), status
+
+
+def _quote_body(priced: payments.Priced) -> dict[str, Any]:
+    shown = priced.quote
+    return {
+        "summary": render_summary(shown),
+        "pay_label": pay_label(shown),
+        "terms": "" if shown is None else terms_digest(shown),
+        "then_text": then_text(shown.recurring, shown.currency) if shown else "",
+        "errors": dict(priced.errors),
+    }
+
+
+def _found(value: T | None) -> T:
+    """*value*, or a 404 when there is none."""
+    if value is None:
+        abort(404)
+    return value
 
 
 @blueprint.get("/<slug>/receipt/<token>")
 def receipt(slug: str, token: str) -> View:
     """The receipt; before a redirect, the brief "taking you on" screen."""
-    link = link_service.find_by_slug(slug)
-    if link is None:
-        abort(404)
-    reference = reference_of(token)
-    if reference is None:
-        abort(404)
-    payment = payments.get_by_reference(link, reference)
-    if payment is None:
-        abort(404)
+    link = _found(link_service.find_by_slug(slug))
+    payment = payments.get_by_reference(link, _found(reference_of(token)))
     settled = payment.state in (PaymentState.SUCCEEDED, PaymentState.REFUNDED)
-    target = redirect_target(link) if settled else None
-    snapshot = payment.snapshot or {}
-    recurring = snapshot.get("recurring")
+    recurring = (payment.snapshot or {}).get("recurring")
     return render_template(
         "paylinks/checkout/receipt.html",
         payment=payment,
-        redirect=target,
+        redirect=redirect_target(link) if settled else None,
         retry_url=url_for("paylinks_checkout.show", slug=link.slug)
         if link.is_active
         else None,
-        then_text=_receipt_then_text(recurring, payment.currency),
+        then_text=then_text(RecurringCharge(**recurring), payment.currency)
+        if recurring
+        else "",
         **_layout(link),
     )
-
-
-def _receipt_then_text(recurring: dict[str, Any] | None, currency: str) -> str:
-    from flask_paylinks.core.pricing import RecurringCharge
-
-    if not recurring:
-        return ""
-    return then_text(RecurringCharge(**recurring), currency)
 
 
 @blueprint.get("/assets/<token>")
@@ -377,7 +347,7 @@ def csrf_refused(error: CSRFError) -> ResponseReturnValue:
     if request.endpoint != "paylinks_checkout.pay" or not slug:
         return "This page was open too long; reload it.", 400
     try:
-        link = _active_link(slug)
+        return _Posted.read(_active_link(slug), request.form).expired()
     except HTTPException as gone:
         # An error handler that raises answers 500: hand the 404/410 back
         # through the app's own handlers instead.
@@ -386,18 +356,12 @@ def csrf_refused(error: CSRFError) -> ResponseReturnValue:
         if not db_outage.is_outage(error):
             raise
         return db_outage.respond(error, db_outage.render_checkout)
-    offer = offer_from_link(link)
-    choices, _ = choices_from_form(offer, request.form)
-    return _reshow(
-        link,
-        offer=offer,
-        form=new_checkout_form(link, formdata=request.form),
-        card_form=card_form_for(request.form),
-        choices=choices,
-        priced=[],
-        status=400,
-        notice=CSRF_NOTICE,
-    )
+
+
+@blueprint.errorhandler(NotFound)
+def not_found(error: NotFound) -> ResponseReturnValue:
+    """A record a service did not find: the app's own 404."""
+    return current_app.handle_http_exception(HTTPNotFound())
 
 
 @blueprint.errorhandler(429)
@@ -411,18 +375,11 @@ def rate_limited(error: Exception) -> tuple[str, int]:
             raise
         reset_session()
         link = None  # the page needs no link: the default branding will do
-    layout = (
-        _layout(link)
-        if link is not None
-        else {
-            "brand": branding(PaymentLink()),
-            "test_mode": _test_mode(),
-            "preview": False,
-        }
-    )
     back = url_for("paylinks_checkout.show", slug=slug) if link is not None else None
     return render_template(
-        "paylinks/checkout/rate_limited.html", back_url=back, **layout
+        "paylinks/checkout/rate_limited.html",
+        back_url=back,
+        **_layout(link if link is not None else PaymentLink()),
     ), 429
 
 

@@ -17,7 +17,7 @@ from flask import (
 )
 from werkzeug.wrappers import Response as BaseResponse
 
-from flask_paylinks import uploads
+from flask_paylinks import payments, uploads
 from flask_paylinks.catalog import service as catalog
 from flask_paylinks.core.errors import InvalidInput
 from flask_paylinks.db.models import PaymentLink, Product
@@ -26,7 +26,6 @@ from flask_paylinks.db.session import session
 from flask_paylinks.links import service as link_service
 from flask_paylinks.links.service import LinkData, LinkFilters
 from flask_paylinks.payments import history as payment_history
-from flask_paylinks.payments import service as payments
 from flask_paylinks.web import qr
 from flask_paylinks.web.checkout.rendering import logo_url, render_checkout_page
 from flask_paylinks.web.dashboard import blueprint
