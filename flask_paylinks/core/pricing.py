@@ -14,15 +14,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from flask_paylinks.core.errors import InvalidInput
-
-if TYPE_CHECKING:
-    from flask_paylinks.db.models import Coupon, PaymentLink
 
 #: What every rejected code is told, whatever the reason: an unknown, expired,
 #: used-up and wrong-product code must look the same to someone guessing codes.
@@ -36,6 +33,94 @@ QUANTITY_PREFIX = "qty-"
 PLAN_FIELD = "plan"
 COUPON_FIELD = "coupon"
 ITEMS_FIELD = "items"
+
+
+# -- what pricing reads of stored rows -----------------------------------------
+# Structural types, so the core needs no database: the models in
+# flask_paylinks.db.models meet them, and so does any plain object in a test.
+# A transient (unsaved) row may hold None where a column default would go.
+
+
+class ProductRecord(Protocol):
+    """The fields of a product that pricing reads."""
+
+    @property
+    def id(self) -> int | None: ...
+    @property
+    def name(self) -> str | None: ...
+    @property
+    def description(self) -> str | None: ...
+    @property
+    def image_url(self) -> str | None: ...
+    @property
+    def kind(self) -> str | None: ...
+    @property
+    def interval(self) -> str | None: ...
+    @property
+    def interval_count(self) -> int | None: ...
+    @property
+    def unit_amount(self) -> int | None: ...
+    @property
+    def currency(self) -> str | None: ...
+
+
+class LinkItemRecord(Protocol):
+    """The fields of a link's item that pricing reads."""
+
+    @property
+    def product(self) -> ProductRecord: ...
+    @property
+    def quantity(self) -> int | None: ...
+    @property
+    def adjustable(self) -> bool | None: ...
+    @property
+    def min_quantity(self) -> int | None: ...
+    @property
+    def max_quantity(self) -> int | None: ...
+
+
+class LinkRecord(Protocol):
+    """The fields of a link that pricing reads."""
+
+    @property
+    def currency(self) -> str | None: ...
+    @property
+    def allow_coupons(self) -> bool | None: ...
+    @property
+    def items(self) -> Sequence[LinkItemRecord]: ...
+
+
+class CouponRecord(Protocol):
+    """The fields of a stored coupon that pricing reads."""
+
+    @property
+    def id(self) -> int | None: ...
+    @property
+    def code(self) -> str: ...
+    @property
+    def percent_off_bp(self) -> int | None: ...
+    @property
+    def amount_off(self) -> int | None: ...
+    @property
+    def currency(self) -> str | None: ...
+    @property
+    def product_ids(self) -> set[int]: ...
+    @property
+    def applies_to_all(self) -> bool | None: ...
+    @property
+    def duration(self) -> str | None: ...
+    @property
+    def duration_in_months(self) -> int | None: ...
+    @property
+    def valid_from(self) -> datetime | None: ...
+    @property
+    def valid_until(self) -> datetime | None: ...
+    @property
+    def max_redemptions(self) -> int | None: ...
+    @property
+    def times_redeemed(self) -> int | None: ...
+    @property
+    def active(self) -> bool | None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,8 +234,8 @@ class CouponTerms:
     active: bool = True
 
     @classmethod
-    def from_model(cls, coupon: Coupon) -> CouponTerms:
-        """The terms of a stored :class:`~flask_paylinks.db.models.Coupon`."""
+    def from_model(cls, coupon: CouponRecord) -> CouponTerms:
+        """The terms of a stored coupon (a :class:`CouponRecord`)."""
         limited = coupon.product_ids
         return cls(
             id=coupon.id,
@@ -324,7 +409,7 @@ def _int(value: Any, default: int) -> int:
     return default if value is None else int(value)
 
 
-def offer_from_link(link: PaymentLink) -> Offer:
+def offer_from_link(link: LinkRecord) -> Offer:
     """The link's items as an :class:`Offer`; works on unsaved links too.
 
     Each item is keyed by its product id (``new<N>`` for an unsaved product);
