@@ -53,11 +53,11 @@ from flask_paylinks.core.pricing import (
     Quote,
     chosen_items,
     coupon_rejection,
-    normalise_code,
     offer_from_link,
     quote,
     terms_digest,
 )
+from flask_paylinks.core.rules import normalise_code
 from flask_paylinks.db.limits import claim, release
 from flask_paylinks.db.models import (
     ContactClaim,
