@@ -36,7 +36,8 @@ from flask_paylinks.db.models import (
     Recipient,
     Send,
 )
-from flask_paylinks.links.service import new_slug, public_url
+from flask_paylinks.links.service import new_slug
+from flask_paylinks.web.urls import public_url
 
 from .extensions import db
 from .models import (

@@ -69,7 +69,7 @@ def list_links(owner: str | None, as_json: bool) -> None:
     """List payment links with their public URL and status."""
     from flask_paylinks.db.models import PaymentLink
     from flask_paylinks.db.session import session
-    from flask_paylinks.links.service import public_url
+    from flask_paylinks.web.urls import public_url
 
     stmt = select(PaymentLink).where(PaymentLink.deleted_at.is_(None))
     if owner is not None:

@@ -16,6 +16,8 @@ from babel import Locale, UnknownLocaleError
 
 from flask_paylinks.core.errors import ConfigError
 from flask_paylinks.core.money import is_currency
+from flask_paylinks.core.rules import is_hex_color
+from flask_paylinks.db.models import ButtonStyle
 from flask_paylinks.merchants import zone_named
 
 
@@ -264,8 +266,9 @@ DEFAULTS: dict[str, ConfigKey] = {
 GATEWAYS = ("sandbox", "stripe")
 SMS_BACKENDS = ("console", "vonage")
 EMAIL_BACKENDS = ("console", "smtp")
-BUTTON_STYLES = ("rounded", "square", "pill")
-HEX_COLOR = re.compile(r"^#[0-9A-Fa-f]{6}$")
+#: The values of :class:`~flask_paylinks.db.models.ButtonStyle`, for code that
+#: wants a tuple of strings (the checkout's branding reads it).
+BUTTON_STYLES = tuple(style.value for style in ButtonStyle)
 
 
 def apply_defaults(config: dict[str, Any]) -> None:
@@ -383,7 +386,7 @@ def validate(config: Mapping[str, Any], *, debug: bool, testing: bool) -> None:
 
     _one_of(config, "PAYLINKS_BUTTON_STYLE", BUTTON_STYLES)
     color = config.get("PAYLINKS_BRAND_COLOR")
-    if not isinstance(color, str) or not HEX_COLOR.match(color):
+    if not isinstance(color, str) or not is_hex_color(color):
         raise ConfigError(f"PAYLINKS_BRAND_COLOR={color!r} must look like '#4F46E5'.")
 
     locale = config.get("PAYLINKS_LOCALE")

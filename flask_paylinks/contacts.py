@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import InstrumentedAttribute
 
 from flask_paylinks.core.errors import ConfigError
+from flask_paylinks.db.queries import LIKE_ESCAPE, contains_pattern
 
 
 @dataclass(frozen=True, slots=True)
@@ -391,7 +392,7 @@ class SQLAlchemyContactDirectory:
         stmt = self._owned(owner)
         text = text.strip()
         if text:
-            pattern = f"%{_escape_like(text.lower())}%"
+            pattern = contains_pattern(text.lower())
             columns = [
                 attr
                 for key in ("name", "email", "phone")
@@ -399,7 +400,12 @@ class SQLAlchemyContactDirectory:
                 for attr in self._fields[key].attributes
             ]
             stmt = stmt.where(
-                or_(*(func.lower(col).like(pattern, escape="\\") for col in columns))
+                or_(
+                    *(
+                        func.lower(col).like(pattern, escape=LIKE_ESCAPE)
+                        for col in columns
+                    )
+                )
             )
         first_name_column = self._fields["name"].attributes[0]
         stmt = stmt.order_by(first_name_column, self._id).limit(limit)
@@ -572,10 +578,6 @@ class SQLAlchemyContactDirectory:
 def _coerce(column: Any, value: str) -> Any:
     python_type = column.type.python_type
     return value if python_type is str else python_type(value)
-
-
-def _escape_like(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 @dataclass

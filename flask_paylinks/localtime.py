@@ -1,15 +1,16 @@
 """Calendar days as the merchant lives them.
 
 Timestamps are stored in UTC; a merchant picks and reads days in their own
-timezone (:func:`~flask_paylinks.merchants.current_zone`). This module is the
-one place that turns one into the other.
+timezone (:func:`~flask_paylinks.merchants.current_zone`). The arithmetic is
+:mod:`flask_paylinks.core.days`; this module fills in the request's zone.
 """
 
 from __future__ import annotations
 
 import calendar
-from datetime import UTC, date, datetime, time, timedelta, tzinfo
+from datetime import date, datetime, timedelta, tzinfo
 
+from flask_paylinks.core import days
 from flask_paylinks.merchants import current_zone
 
 
@@ -18,40 +19,18 @@ def _zone(tz: tzinfo | None) -> tzinfo:
 
 
 def start_of_day(day: date | None, tz: tzinfo | None = None) -> datetime | None:
-    """The first moment of *day* in *tz* (default: the request's merchant), in UTC.
-
-    ``None`` for no day, or when the day starts before the calendar does.
-    """
-    if day is None:
-        return None
-    try:
-        return datetime.combine(day, time.min, _zone(tz)).astimezone(UTC)
-    except OverflowError:
-        return None
+    """The first moment of *day* in *tz* (default: the request's merchant), in UTC."""
+    return days.day_start(day, _zone(tz))
 
 
 def end_of_day(day: date | None, tz: tzinfo | None = None) -> datetime | None:
-    """The first moment after *day* in *tz*, in UTC: picked days are inclusive.
-
-    ``None`` for no day, or when the day after it is past the calendar's end
-    (there is nothing later to exclude).
-    """
-    if day is None:
-        return None
-    try:
-        return start_of_day(day + timedelta(days=1), tz)
-    except OverflowError:
-        return None
+    """The first moment after *day* in *tz*, in UTC: picked days are inclusive."""
+    return days.day_end(day, _zone(tz))
 
 
 def local(value: datetime, tz: tzinfo | None = None) -> datetime:
     """*value* (aware; naive is read as UTC) as the wall clock in *tz* shows it."""
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    try:
-        return value.astimezone(_zone(tz))
-    except OverflowError:
-        return value
+    return days.wall_clock(value, _zone(tz))
 
 
 def local_day(value: datetime, tz: tzinfo | None = None) -> date:
@@ -61,7 +40,7 @@ def local_day(value: datetime, tz: tzinfo | None = None) -> date:
 
 def last_day(until: datetime, tz: tzinfo | None = None) -> date:
     """The last day before the exclusive bound *until*, in *tz*."""
-    return local_day(until - timedelta(microseconds=1), tz)
+    return days.last_day(until, _zone(tz))
 
 
 def today(tz: tzinfo | None = None) -> date:

@@ -4,7 +4,8 @@ An upload is accepted only when Pillow reads it as a PNG, JPEG, GIF or WebP
 image no larger than ``PAYLINKS_LOGO_MAX_BYTES``; the browser's claimed content
 type and file name are ignored. SVG is refused: it can carry scripts. The
 checkout serves stored files publicly (customers see the logo) under an
-unguessable token, with the content type Pillow found.
+unguessable token, with the content type Pillow found; their URLs are built in
+:mod:`flask_paylinks.web.urls`.
 """
 
 from __future__ import annotations
@@ -13,9 +14,10 @@ import io
 import re
 import secrets
 import warnings
+from dataclasses import dataclass
 from typing import IO
 
-from flask import current_app, has_request_context, request, url_for
+from flask import current_app
 from PIL import Image, UnidentifiedImageError
 
 from flask_paylinks.core.errors import InvalidInput
@@ -31,8 +33,10 @@ IMAGE_TYPES = {
 }
 #: Width times height above which an image is refused (a decompression bomb).
 MAX_PIXELS = 25_000_000
-#: An asset token as :func:`store_image` makes them (``token_urlsafe(24)``).
+#: An asset token as :func:`save_image` makes them (``token_urlsafe(24)``).
 _TOKEN = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
+#: The path a host may be mounted at: plain segments, no ``..`` and no ``//``.
+_ROOT = re.compile(r"^(?:/[A-Za-z0-9_~-][A-Za-z0-9._~-]*)*$")
 
 
 def read_limited(stream: IO[bytes], max_bytes: int) -> bytes | None:
@@ -64,12 +68,16 @@ def image_type(data: bytes) -> str | None:
     return IMAGE_TYPES.get(kind or "")
 
 
-def store_image(owner: str, stream: IO[bytes], *, field: str = "logo_file") -> Asset:
-    """Keep an uploaded image for *owner*; :class:`InvalidInput` on *field* if bad.
+@dataclass(frozen=True)
+class CheckedImage:
+    """An upload that passed :func:`check_image`: its bytes and content type."""
 
-    The asset is added to the session, not committed: it is saved with the
-    link or product it belongs to, or not at all.
-    """
+    data: bytes
+    content_type: str
+
+
+def check_image(stream: IO[bytes], *, field: str) -> CheckedImage:
+    """Read an uploaded image; :class:`InvalidInput` on *field* when it is not one."""
     limit: int = current_app.config["PAYLINKS_LOGO_MAX_BYTES"]
     data = read_limited(stream, limit)
     if data is None:
@@ -81,32 +89,38 @@ def store_image(owner: str, stream: IO[bytes], *, field: str = "logo_file") -> A
         raise InvalidInput(
             {field: "Upload a PNG, JPEG, GIF or WebP image; this file is not one."}
         )
+    return CheckedImage(data=data, content_type=content_type)
+
+
+def save_image(owner: str, image: CheckedImage) -> Asset:
+    """Keep a checked image for *owner*.
+
+    The asset is added to the session, not committed: it is saved with the
+    link or product it belongs to, or not at all.
+    """
     asset = Asset(
         owner_id=owner,
         token=secrets.token_urlsafe(24),
-        content_type=content_type,
-        data=data,
-        size=len(data),
+        content_type=image.content_type,
+        data=image.data,
+        size=len(image.data),
     )
     session().add(asset)
     session().flush()
     return asset
 
 
-def asset_path(asset: Asset) -> str:
-    """The URL path the checkout serves an uploaded file at (public, by token)."""
-    return url_for("paylinks_checkout.asset", token=asset.token)
-
-
 def is_asset_path(value: str) -> bool:
-    """Whether *value* is the path :func:`asset_path` gives a stored file.
+    """Whether *value* is the path the checkout serves a stored file at.
 
-    The one kind of relative image URL a product may hold: anything else that
-    starts with ``/`` (``//evil.example``, another page of the site) is not.
+    The one kind of relative image URL a product may hold: the checkout's
+    ``/assets/<token>`` route, below whatever path the host is mounted at.
+    Anything else that starts with ``/`` (``//evil.example``, ``..``, another
+    page of the site) is not.
     """
-    root = request.script_root if has_request_context() else ""
-    prefix = f"{root}{current_app.config['PAYLINKS_CHECKOUT_PREFIX']}/assets/"
-    return value.startswith(prefix) and bool(_TOKEN.match(value[len(prefix) :]))
+    prefix: str = current_app.config["PAYLINKS_CHECKOUT_PREFIX"]
+    root, found, token = value.rpartition(f"{prefix}/assets/")
+    return bool(found) and bool(_TOKEN.match(token)) and bool(_ROOT.match(root))
 
 
 def _size(limit: int) -> str:

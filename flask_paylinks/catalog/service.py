@@ -7,12 +7,14 @@ to links or coupons any more.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import IO
 
 from sqlalchemy import func, select
 
-from flask_paylinks.core.errors import InvalidInput
+from flask_paylinks import uploads
+from flask_paylinks.core.errors import InvalidInput, NotFound
 from flask_paylinks.core.money import Money, is_currency
 from flask_paylinks.core.rules import (
     INT32_MAX,
@@ -21,6 +23,7 @@ from flask_paylinks.core.rules import (
     text_problem,
 )
 from flask_paylinks.db.models import (
+    Asset,
     Interval,
     LinkItem,
     PaymentLink,
@@ -28,7 +31,8 @@ from flask_paylinks.db.models import (
     ProductKind,
 )
 from flask_paylinks.db.pagination import Page, page_window
-from flask_paylinks.db.scoping import get_owned, owned
+from flask_paylinks.db.queries import LIKE_ESCAPE, contains_pattern
+from flask_paylinks.db.scoping import owned, require_owned
 from flask_paylinks.db.session import session
 from flask_paylinks.uploads import is_asset_path
 
@@ -49,20 +53,36 @@ class ProductData:
 
     ``image_url`` is an absolute ``https://`` URL, or a path the extension
     serves itself (an uploaded image, see :mod:`flask_paylinks.uploads`).
+    When a product being changed has an uploaded image and *image_url* is
+    empty, the image stays unless ``remove_image`` is set. ``unit_amount``
+    is ``None`` when no price could be read.
     """
 
     name: str
-    unit_amount: int
+    unit_amount: int | None
     currency: str
     kind: str = ProductKind.ONE_TIME
     interval: str | None = None
     interval_count: int | None = None
     description: str = ""
     image_url: str | None = None
+    remove_image: bool = False
 
 
-def check_product(data: ProductData) -> dict[str, str]:
-    """What is wrong with *data*, by field (empty when it is fine)."""
+@dataclass(frozen=True)
+class ImageUpload:
+    """An image file to keep with a product, and how the checkout will name it.
+
+    The web layer knows the URL an :class:`~flask_paylinks.db.models.Asset`
+    is served at; the service stores that URL once the upload is accepted.
+    """
+
+    stream: IO[bytes]
+    url_of: Callable[[Asset], str]
+
+
+def product_problems(data: ProductData) -> dict[str, str]:
+    """What breaks the rules in *data*, by form field (empty when it is fine)."""
     errors: dict[str, str] = {}
     name = data.name.strip()
     if not name:
@@ -77,7 +97,9 @@ def check_product(data: ProductData) -> dict[str, str]:
         errors["description"] = problem
     if not is_currency(data.currency):
         errors["currency"] = "Choose a currency."
-    if data.unit_amount < 0:
+    if data.unit_amount is None:
+        errors["price"] = "Enter a price such as 49.00"
+    elif data.unit_amount < 0:
         errors["price"] = "A price cannot be negative."
     elif data.unit_amount == 0:
         errors["price"] = "Enter a price above zero."
@@ -107,36 +129,64 @@ def _apply(product: Product, data: ProductData) -> None:
     recurring = data.kind == ProductKind.RECURRING
     product.name = data.name.strip()
     product.description = data.description.strip()
-    product.image_url = data.image_url or None
     product.kind = data.kind
     product.interval = data.interval if recurring else None
     product.interval_count = data.interval_count if recurring else None
-    product.unit_amount = data.unit_amount
+    product.unit_amount = data.unit_amount or 0
     product.currency = data.currency
 
 
-def create_product(owner: str, data: ProductData) -> Product:
-    """Add a product to *owner*'s catalogue; :class:`InvalidInput` on bad *data*."""
-    errors = check_product(data)
+def _save(
+    owner: str,
+    product: Product,
+    data: ProductData,
+    image: ImageUpload | None,
+    errors: dict[str, str],
+) -> None:
+    """Check the image too, then write it and the product in one transaction."""
+    checked = None
+    if image is not None:
+        try:
+            checked = uploads.check_image(image.stream, field="image_file")
+        except InvalidInput as error:
+            errors.update(error.errors)
     if errors:
         raise InvalidInput(errors)
-    product = Product(owner_id=owner, active=True, listed=True)
+    if checked is not None and image is not None:
+        product.image_url = image.url_of(uploads.save_image(owner, checked))
+    elif data.image_url:
+        product.image_url = data.image_url
+    elif data.remove_image or not is_asset_path(product.image_url or ""):
+        product.image_url = None
     _apply(product, data)
     session().add(product)
     session().commit()
+
+
+def create_product(
+    owner: str, data: ProductData, *, image: ImageUpload | None = None
+) -> Product:
+    """Add a product to *owner*'s catalogue; :class:`InvalidInput` on bad *data*."""
+    product = Product(owner_id=owner, active=True, listed=True)
+    _save(owner, product, data, image, product_problems(data))
     return product
 
 
-def update_product(owner: str, product_id: object, data: ProductData) -> Product | None:
-    """Change one of *owner*'s products; ``None`` when there is no such product.
+def update_product(
+    owner: str,
+    product_id: object,
+    data: ProductData,
+    *,
+    image: ImageUpload | None = None,
+) -> Product:
+    """Change one of *owner*'s products (:class:`NotFound` when there is none).
 
     Past payments keep the names and prices they were made at. The currency
-    of a product that links use cannot change (a link has one currency).
+    of a product that links use cannot change (a link has one currency). An
+    uploaded image stays unless *data* names another or removes it.
     """
-    product = get_owned(Product, owner, product_id)
-    if product is None:
-        return None
-    errors = check_product(data)
+    product = get_product(owner, product_id)
+    errors = product_problems(data)
     if data.currency != product.currency and "currency" not in errors:
         count = len(links_using(owner, product.id))
         if count:
@@ -144,36 +194,36 @@ def update_product(owner: str, product_id: object, data: ProductData) -> Product
                 f"{count} link{'s use' if count != 1 else ' uses'} this product, so "
                 "its currency cannot change. Create a new product instead."
             )
-    if errors:
-        raise InvalidInput(errors)
-    _apply(product, data)
-    session().commit()
+    _save(owner, product, data, image, errors)
     return product
 
 
-def archive_product(owner: str, product_id: object) -> Product | None:
+def archive_product(owner: str, product_id: object) -> Product:
     """Take a product out of the catalogue; links using it and their payments stay."""
-    product = get_owned(Product, owner, product_id)
-    if product is None:
-        return None
+    product = get_product(owner, product_id)
     product.active = False
     session().commit()
     return product
 
 
-def restore_product(owner: str, product_id: object) -> Product | None:
+def restore_product(owner: str, product_id: object) -> Product:
     """Put an archived product back in the catalogue."""
-    product = get_owned(Product, owner, product_id)
-    if product is None:
-        return None
+    product = get_product(owner, product_id)
     product.active = True
     session().commit()
     return product
 
 
-def get_product(owner: str, product_id: object) -> Product | None:
-    """One of *owner*'s products, archived or not, or ``None``."""
-    return get_owned(Product, owner, product_id)
+def get_product(owner: str, product_id: object) -> Product:
+    """One of *owner*'s catalogue products, archived or not.
+
+    :class:`NotFound` when there is none, or it is a one-off product
+    Text-to-Pay made (not in the catalogue).
+    """
+    product = require_owned(Product, owner, product_id)
+    if not product.listed:
+        raise NotFound(f"Product {product_id!r} is not in the catalogue.")
+    return product
 
 
 def list_products(
@@ -190,7 +240,9 @@ def list_products(
     )
     text = search.strip()
     if text:
-        stmt = stmt.where(Product.name.ilike(like_pattern(text), escape="\\"))
+        stmt = stmt.where(
+            Product.name.ilike(contains_pattern(text), escape=LIKE_ESCAPE)
+        )
     total = session().scalar(select(func.count()).select_from(stmt.subquery())) or 0
     page, offset = page_window(page, per_page, total)
     rows = session().scalars(
@@ -208,7 +260,9 @@ def search_products(owner: str, text: str, *, limit: int = 10) -> list[Product]:
     )
     text = text.strip()
     if text:
-        stmt = stmt.where(Product.name.ilike(like_pattern(text), escape="\\"))
+        stmt = stmt.where(
+            Product.name.ilike(contains_pattern(text), escape=LIKE_ESCAPE)
+        )
     stmt = stmt.order_by(func.lower(Product.name), Product.id).limit(limit)
     return list(session().scalars(stmt))
 
@@ -254,14 +308,3 @@ def price_label(product: Product, locale: str = "en_US") -> str:
     if product.is_recurring:
         return f"{amount} / {interval_label(product.interval, product.interval_count)}"
     return amount
-
-
-def like_pattern(text: str) -> str:
-    """A ``LIKE`` pattern (escape ``\\``) matching values that contain *text*.
-
-    Control characters (NUL, which PostgreSQL refuses) are dropped: no stored
-    name holds one.
-    """
-    text = "".join(ch for ch in text if ch >= " " and ch != "\x7f")
-    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return f"%{escaped}%"

@@ -24,8 +24,6 @@ from flask_paylinks.core.errors import InvalidInput
 #: What every rejected code is told, whatever the reason: an unknown, expired,
 #: used-up and wrong-product code must look the same to someone guessing codes.
 COUPON_REJECTED = "This code is not valid."
-#: Longest code looked up; anything longer is rejected without a query.
-MAX_COUPON_LENGTH = 64
 #: Most digits a quantity may have before it is refused unread.
 MAX_QUANTITY_DIGITS = 6
 
@@ -505,14 +503,6 @@ def choices_from_form(offer: Offer, form: Any) -> tuple[Choices, list[PricingErr
     if len(codes) > 1:
         errors.append(PricingError(COUPON_FIELD, COUPON_REJECTED))
     return Choices(quantities=quantities, plan=plan, coupon_code=coupon_code), errors
-
-
-def normalise_code(code: str) -> str | None:
-    """The lookup key of a typed coupon code, or ``None`` when it cannot be one."""
-    key = code.strip().upper()
-    if not key or len(key) > MAX_COUPON_LENGTH or not key.isprintable():
-        return None
-    return key
 
 
 # -- pricing ---------------------------------------------------------------------

@@ -19,6 +19,8 @@ from urllib.parse import urlsplit, urlunsplit
 import idna
 
 HEX_COLOR = re.compile(r"^#[0-9A-Fa-f]{6}$")
+#: Longest coupon code; ``code_key`` is ``VARCHAR(64)``.
+MAX_CODE_LENGTH = 64
 #: The range of a 32-bit ``INTEGER`` column (quantities, counts, caps).
 INT32_MAX = 2**31 - 1
 #: The range of a 64-bit ``BIGINT`` column (ids, amounts in minor units).
@@ -52,7 +54,7 @@ def in_int_range(value: int, maximum: int = INT64_MAX) -> bool:
     return -maximum - 1 <= value <= maximum
 
 
-def https_url_problem(value: str) -> str | None:
+def https_url_problem(value: str, *, empty: str = "Enter a URL.") -> str | None:
     """Why *value* is not a safe absolute ``https://`` URL, or ``None`` when it is.
 
     Refused: other schemes (``javascript:``, ``data:``, ``http:``),
@@ -61,10 +63,11 @@ def https_url_problem(value: str) -> str | None:
     characters, hosts that are not valid domain names (IDNA 2008), and host
     labels that mix alphabets, as look-alike hosts do (``apple.com`` spelled
     with a Cyrillic ``a``). A valid international host is accepted; show the merchant
-    its ASCII form with :func:`ascii_url`.
+    its ASCII form with :func:`ascii_url`. *empty* is the answer to no URL
+    at all (the field that asked for one knows best how to say it).
     """
     if not value:
-        return "Enter a URL."
+        return empty
     if len(value) > MAX_URL_LENGTH:
         return "A URL can be 2,000 characters at most."
     if "\\" in value:
@@ -165,3 +168,16 @@ def ascii_url(value: str | None) -> str | None:
 def is_hex_color(value: str) -> bool:
     """Whether *value* is a colour written ``#RRGGBB``."""
     return bool(HEX_COLOR.match(value))
+
+
+def normalise_code(code: str) -> str | None:
+    """The look-up key of a coupon code typed in any case, or ``None``.
+
+    Codes are unique per merchant regardless of case: ``summer`` and
+    ``SUMMER`` are one coupon. ``None`` when *code* cannot be one (empty,
+    longer than :data:`MAX_CODE_LENGTH`, or holding unprintable characters).
+    """
+    key = code.strip().upper()
+    if not key or len(key) > MAX_CODE_LENGTH or not key.isprintable():
+        return None
+    return key

@@ -1,7 +1,9 @@
 """Coupons: discount codes a customer types at checkout.
 
 A code is unique per merchant regardless of case (``SUMMER`` and ``summer``
-are the same coupon; :attr:`Coupon.code_key` holds the upper-cased form). A
+are the same coupon; :attr:`Coupon.code_key` holds the form
+:func:`~flask_paylinks.core.rules.normalise_code` gives, as the checkout's
+look-up does). A
 coupon takes a percentage (in basis points, 12.5 % is 1250) or a fixed amount
 in one currency off, may be limited to some products, a window of dates and a
 number of redemptions, and for recurring products applies once, forever or for
@@ -20,13 +22,14 @@ from decimal import Decimal
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
-from flask_paylinks.catalog.service import like_pattern, products_by_id
-from flask_paylinks.core.errors import InvalidInput
+from flask_paylinks.catalog.service import products_by_id
+from flask_paylinks.core.errors import InvalidInput, NotFound
 from flask_paylinks.core.money import Money, is_currency
-from flask_paylinks.core.rules import INT32_MAX
+from flask_paylinks.core.rules import INT32_MAX, normalise_code
 from flask_paylinks.db.models import Coupon, CouponDuration, CouponProduct
 from flask_paylinks.db.pagination import Page, page_window
-from flask_paylinks.db.scoping import get_owned, owned
+from flask_paylinks.db.queries import LIKE_ESCAPE, contains_pattern
+from flask_paylinks.db.scoping import owned, require_owned
 from flask_paylinks.db.session import session
 
 CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{2,63}$")
@@ -55,19 +58,10 @@ class CouponData:
     duration_in_months: int | None = None
 
 
-def code_key(code: str) -> str:
-    """The case-insensitive form of a code that uniqueness and look-ups use."""
-    return code.strip().upper()
-
-
-def check_coupon(
-    owner: str, data: CouponData, *, existing: Coupon | None = None
+def coupon_problems(
+    owner: str, data: CouponData, coupon: Coupon | None = None
 ) -> dict[str, str]:
-    """What is wrong with *data*, by field; empty when it can be saved."""
-    return _check(owner, data, existing)
-
-
-def _check(owner: str, data: CouponData, coupon: Coupon | None) -> dict[str, str]:
+    """What breaks the rules in *data*, by form field; empty when it can be saved."""
     errors: dict[str, str] = {}
     code = data.code.strip()
     if not code:
@@ -80,7 +74,7 @@ def _check(owner: str, data: CouponData, coupon: Coupon | None) -> dict[str, str
     else:
         clash = session().scalar(
             owned(Coupon, owner)
-            .where(Coupon.code_key == code_key(code))
+            .where(Coupon.code_key == normalise_code(code))
             .with_only_columns(Coupon.id)
         )
         if clash is not None and (coupon is None or clash != coupon.id):
@@ -115,7 +109,7 @@ def _check(owner: str, data: CouponData, coupon: Coupon | None) -> dict[str, str
         and data.valid_until <= data.valid_from
         and "valid_until" not in errors
     ):
-        errors["valid_until"] = "The end date must come after the start date."
+        errors["valid_until"] = "The end date cannot be before the start date."
 
     if data.max_redemptions is not None:
         if data.max_redemptions < 1:
@@ -152,7 +146,9 @@ def _check(owner: str, data: CouponData, coupon: Coupon | None) -> dict[str, str
 
 def _apply(owner: str, coupon: Coupon, data: CouponData) -> None:
     coupon.code = data.code.strip()
-    coupon.code_key = code_key(data.code)
+    key = normalise_code(data.code)
+    assert key is not None  # the code passed CODE
+    coupon.code_key = key
     coupon.percent_off_bp = data.percent_off_bp
     coupon.amount_off = data.amount_off if data.percent_off_bp is None else None
     coupon.currency = data.currency if data.percent_off_bp is None else None
@@ -186,7 +182,7 @@ def _save(coupon: Coupon) -> None:
 
 def create_coupon(owner: str, data: CouponData) -> Coupon:
     """Make a coupon for *owner*; :class:`InvalidInput` when *data* is bad."""
-    errors = _check(owner, data, None)
+    errors = coupon_problems(owner, data)
     if errors:
         raise InvalidInput(errors)
     coupon = Coupon(owner_id=owner, times_redeemed=0, active=True)
@@ -196,12 +192,10 @@ def create_coupon(owner: str, data: CouponData) -> Coupon:
     return coupon
 
 
-def update_coupon(owner: str, coupon_id: object, data: CouponData) -> Coupon | None:
-    """Change one of *owner*'s coupons; ``None`` when there is no such coupon."""
-    coupon = get_owned(Coupon, owner, coupon_id)
-    if coupon is None:
-        return None
-    errors = _check(owner, data, coupon)
+def update_coupon(owner: str, coupon_id: object, data: CouponData) -> Coupon:
+    """Change one of *owner*'s coupons; :class:`NotFound` when there is none."""
+    coupon = get_coupon(owner, coupon_id)
+    errors = coupon_problems(owner, data, coupon)
     if errors:
         raise InvalidInput(errors)
     _apply(owner, coupon, data)
@@ -209,27 +203,32 @@ def update_coupon(owner: str, coupon_id: object, data: CouponData) -> Coupon | N
     return coupon
 
 
-def set_coupon_active(owner: str, coupon_id: object, active: bool) -> Coupon | None:
+def set_coupon_active(owner: str, coupon_id: object, active: bool) -> Coupon:
     """Turn a coupon off (customers can no longer use it) or back on."""
-    coupon = get_owned(Coupon, owner, coupon_id)
-    if coupon is None:
-        return None
+    coupon = get_coupon(owner, coupon_id)
     coupon.active = active
     session().commit()
     return coupon
 
 
-def get_coupon(owner: str, coupon_id: object) -> Coupon | None:
-    """One of *owner*'s coupons, or ``None``."""
-    return get_owned(Coupon, owner, coupon_id)
+def get_coupon(owner: str, coupon_id: object) -> Coupon:
+    """One of *owner*'s coupons; :class:`NotFound` when there is none."""
+    return require_owned(Coupon, owner, coupon_id)
 
 
-def find_by_code(owner: str, code: str) -> Coupon | None:
-    """*owner*'s coupon with this code in any case, active or not, or ``None``."""
-    key = code_key(code)
-    if not key or len(key) > 64 or not CODE.match(key):
-        return None
-    return session().scalars(owned(Coupon, owner).where(Coupon.code_key == key)).first()
+def find_by_code(owner: str, code: str) -> Coupon:
+    """*owner*'s coupon with this code in any case, active or not.
+
+    :class:`NotFound` when there is none.
+    """
+    key = normalise_code(code)
+    found = None
+    if key is not None:
+        stmt = owned(Coupon, owner).where(Coupon.code_key == key)
+        found = session().scalars(stmt).first()
+    if found is None:
+        raise NotFound("No coupon with this code.")
+    return found
 
 
 def list_coupons(
@@ -246,7 +245,8 @@ def list_coupons(
         stmt = stmt.where(Coupon.active.is_(active))
     text = search.strip()
     if text:
-        stmt = stmt.where(Coupon.code_key.like(like_pattern(text.upper()), escape="\\"))
+        pattern = contains_pattern(text.upper())
+        stmt = stmt.where(Coupon.code_key.like(pattern, escape=LIKE_ESCAPE))
     total = session().scalar(select(func.count()).select_from(stmt.subquery())) or 0
     page, offset = page_window(page, per_page, total)
     rows = session().scalars(
@@ -275,16 +275,3 @@ def duration_label(coupon: Coupon) -> str:
         months = coupon.duration_in_months or 1
         return f"For {months} month{'s' if months != 1 else ''}"
     return "Once"
-
-
-def is_redeemable(coupon: Coupon, now: datetime) -> bool:
-    """Whether a customer could use the coupon at *now* (ignoring products)."""
-    if not coupon.active:
-        return False
-    if coupon.valid_from is not None and now < coupon.valid_from:
-        return False
-    if coupon.valid_until is not None and now >= coupon.valid_until:
-        return False
-    return coupon.max_redemptions is None or (
-        coupon.times_redeemed < coupon.max_redemptions
-    )

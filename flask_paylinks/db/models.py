@@ -631,19 +631,3 @@ class ContactClaim(Base):
     email_key: Mapped[str] = mapped_column(String(320))
     contact_id: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
-
-
-#: Every model that carries ``owner_id``, for the scoping tests and helpers.
-OWNED_MODELS: tuple[type[Base], ...] = (
-    Product,
-    Asset,
-    PaymentLink,
-    LinkItem,
-    CouponProduct,
-    Coupon,
-    Payment,
-    Send,
-    Recipient,
-    OutboxItem,
-    ContactClaim,
-)

@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 from flask import abort, current_app, g
 from sqlalchemy import Select, select
 
+from flask_paylinks.core.errors import NotFound
 from flask_paylinks.db.models import Base
 from flask_paylinks.db.session import session
 
@@ -41,11 +42,11 @@ def get_owned(model: type[ModelT], owner: str, object_id: Any) -> ModelT | None:
     return row
 
 
-def get_owned_or_404(model: type[ModelT], owner: str, object_id: Any) -> ModelT:
-    """Like :func:`get_owned`, answering 404 when there is no such row."""
+def require_owned(model: type[ModelT], owner: str, object_id: Any) -> ModelT:
+    """Like :func:`get_owned`, raising :class:`NotFound` when there is no such row."""
     row = get_owned(model, owner, object_id)
     if row is None:
-        abort(404)
+        raise NotFound(f"No {model.__name__} {object_id!r} of this owner.")
     return row
 
 

@@ -5,6 +5,11 @@ fixed quantity or a quantity the customer chooses between a minimum and a
 maximum, all in one currency. Deleting a link is soft: it disappears from the
 dashboard and its checkout answers "no longer available", while its payments
 stay. Every change fires the matching signal in :mod:`flask_paylinks.signals`.
+
+The rules of a link are written once, in :func:`link_problems`: saving
+refuses a link that breaks any (:class:`InvalidInput`, keyed by the form's
+field names); the live preview (:func:`draft_link`) leaves out what breaks
+them. How a link reads (status, price) is in :mod:`flask_paylinks.links.presenters`.
 """
 
 from __future__ import annotations
@@ -13,24 +18,19 @@ import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any
+from typing import IO, Any
 
-from flask import current_app, url_for
+from flask import current_app
 from sqlalchemy import ColumnElement, and_, func, or_, select
 from sqlalchemy.orm import selectinload
 
-from flask_paylinks import signals
-from flask_paylinks.catalog.service import (
-    interval_label,
-    like_pattern,
-    products_by_id,
-)
-from flask_paylinks.config import BUTTON_STYLES
-from flask_paylinks.core.errors import InvalidInput
-from flask_paylinks.core.money import Money
+from flask_paylinks import signals, uploads
+from flask_paylinks.catalog.service import products_by_id
+from flask_paylinks.core.days import day_end, day_start
+from flask_paylinks.core.errors import InvalidInput, NotFound
 from flask_paylinks.core.rules import https_url_problem, is_hex_color
 from flask_paylinks.db.models import (
-    Asset,
+    ButtonStyle,
     LinkItem,
     LinkSource,
     LinkStatus,
@@ -39,11 +39,10 @@ from flask_paylinks.db.models import (
     utcnow,
 )
 from flask_paylinks.db.pagination import KeysetOrder, Page, keyset_page, keyset_select
-from flask_paylinks.db.scoping import get_owned, owned
+from flask_paylinks.db.queries import LIKE_ESCAPE, contains_pattern
+from flask_paylinks.db.scoping import get_owned
 from flask_paylinks.db.session import session
-from flask_paylinks.localtime import end_of_day, start_of_day
 from flask_paylinks.merchants import merchant_profile
-from flask_paylinks.uploads import asset_path
 
 #: Sort orders of the links table, by the name the URL uses.
 SORTS: dict[str, KeysetOrder] = {
@@ -61,16 +60,14 @@ SORTS: dict[str, KeysetOrder] = {
     ),
 }
 DEFAULT_SORT = "-created"
+#: What the links table's status filter takes: the stored statuses, and
+#: ``expired`` (active, but past its end date).
+STATUS_FILTERS = ("active", "inactive", "expired")
 #: The table counts matching links up to this many, then says "10,000+":
 #: an exact count of 100,000 rows would cost more than the page itself.
 COUNT_CAP = 10_000
-STATUSES = ("active", "inactive", "expired")
-SOURCES = tuple(source.value for source in LinkSource)
-SOURCE_LABELS = {
-    LinkSource.DASHBOARD: "Dashboard",
-    LinkSource.API: "API",
-    LinkSource.TEXT_TO_PAY: "Text-to-Pay",
-}
+#: The name a link without one shows in the preview.
+DRAFT_NAME = "New payment link"
 
 
 def new_slug() -> str:
@@ -96,8 +93,10 @@ class ItemData:
 class LinkData:
     """What a merchant sets on a link.
 
-    ``logo_asset_id`` is an uploaded :class:`~flask_paylinks.db.models.Asset`
-    (see :func:`flask_paylinks.uploads.store_image`); it wins over ``logo_url``.
+    ``redirect_url`` is ``None`` to show the confirmation page; an empty
+    string asks for a redirect without saying where (refused). A link being
+    edited keeps its uploaded logo unless ``logo_url`` replaces it or
+    ``remove_logo`` is set.
     """
 
     name: str
@@ -109,22 +108,18 @@ class LinkData:
     redirect_new_tab: bool = False
     brand_color: str | None = None
     logo_url: str | None = None
-    logo_asset_id: int | None = None
+    remove_logo: bool = False
     button_style: str | None = None
 
 
-def check_link(
-    owner: str, data: LinkData, *, existing: PaymentLink | None = None
-) -> dict[str, str]:
-    """What is wrong with *data*, by field (``items-0-quantity`` for the first
-    item's quantity); empty when :func:`create_link` would take it."""
-    return _check(owner, data, existing)[0]
+# -- the rules -------------------------------------------------------------------
 
 
-def _check(
-    owner: str, data: LinkData, existing: PaymentLink | None
+def link_problems(
+    owner: str, data: LinkData, existing: PaymentLink | None = None
 ) -> tuple[dict[str, str], dict[int, Product]]:
-    """Errors by field, and the products the items name."""
+    """What breaks the rules in *data*, by form field (``items-0-quantity`` for
+    the first item's quantity), and the owner's products the items name."""
     config = current_app.config
     cap: int = config["PAYLINKS_MAX_QUANTITY"]
     most: int = config["PAYLINKS_MAX_ITEMS_PER_LINK"]
@@ -157,32 +152,7 @@ def _check(
             errors[prefix + "product_id"] = f"{product.name} is on this link twice."
         if product is not None:
             seen.add(product.id)
-        if item.adjustable:
-            low, high = item.min_quantity, item.max_quantity
-            if low is None:
-                errors[prefix + "min_quantity"] = "Enter a minimum quantity."
-            elif low < 1:
-                errors[prefix + "min_quantity"] = "The minimum must be 1 or more."
-            if high is None:
-                errors[prefix + "max_quantity"] = "Enter a maximum quantity."
-            elif high > cap:
-                errors[prefix + "max_quantity"] = f"The maximum can be {cap} at most."
-            elif high < 1:
-                errors[prefix + "max_quantity"] = "The maximum must be 1 or more."
-            if (
-                low is not None
-                and high is not None
-                and low > high
-                and prefix + "min_quantity" not in errors
-                and prefix + "max_quantity" not in errors
-            ):
-                errors[prefix + "min_quantity"] = (
-                    "The minimum cannot be more than the maximum."
-                )
-        elif item.quantity is None or item.quantity < 1:
-            errors[prefix + "quantity"] = "Enter a quantity of 1 or more."
-        elif item.quantity > cap:
-            errors[prefix + "quantity"] = f"The quantity can be {cap} at most."
+        errors.update(_quantity_problems(prefix, item, cap))
 
     currencies = sorted({products[i].currency for i in ids if i in products})
     if len(currencies) > 1 and "items" not in errors:
@@ -191,26 +161,46 @@ def _check(
             f"{' and '.join(currencies)}. Remove the products in the other currency."
         )
 
-    if data.redirect_url:
-        problem = https_url_problem(data.redirect_url)
-        if problem:
+    if data.redirect_url is not None:
+        empty = "Enter the address to send customers to."
+        if problem := https_url_problem(data.redirect_url, empty=empty):
             errors["redirect_url"] = problem
     if data.brand_color and not is_hex_color(data.brand_color):
         errors["brand_color"] = (
             "Enter a colour as # followed by six hex digits, e.g. #4F46E5."
         )
-    if data.logo_url and data.logo_asset_id is None:
-        problem = https_url_problem(data.logo_url)
-        if problem:
-            errors["logo_url"] = problem
-    if (
-        data.logo_asset_id is not None
-        and get_owned(Asset, owner, data.logo_asset_id) is None
-    ):
-        errors["logo_file"] = "Upload the logo again."
-    if data.button_style and data.button_style not in BUTTON_STYLES:
+    if data.logo_url and (problem := https_url_problem(data.logo_url)):
+        errors["logo_url"] = problem
+    if data.button_style and data.button_style not in set(ButtonStyle):
         errors["button_style"] = "Choose a button style."
     return errors, products
+
+
+def _quantity_problems(prefix: str, item: ItemData, cap: int) -> dict[str, str]:
+    errors: dict[str, str] = {}
+    if not item.adjustable:
+        if item.quantity is None or item.quantity < 1:
+            errors[prefix + "quantity"] = "Enter a quantity of 1 or more."
+        elif item.quantity > cap:
+            errors[prefix + "quantity"] = f"The quantity can be {cap} at most."
+        return errors
+    low, high = item.min_quantity, item.max_quantity
+    if low is None:
+        errors[prefix + "min_quantity"] = "Enter a minimum quantity."
+    elif low < 1:
+        errors[prefix + "min_quantity"] = "The minimum must be 1 or more."
+    if high is None:
+        errors[prefix + "max_quantity"] = "Enter a maximum quantity."
+    elif high > cap:
+        errors[prefix + "max_quantity"] = f"The maximum can be {cap} at most."
+    elif high < 1:
+        errors[prefix + "max_quantity"] = "The maximum must be 1 or more."
+    if low is not None and high is not None and low > high and not errors:
+        errors[prefix + "min_quantity"] = "The minimum cannot be more than the maximum."
+    return errors
+
+
+# -- writing ---------------------------------------------------------------------
 
 
 def _apply(
@@ -223,32 +213,20 @@ def _apply(
     link.redirect_url = data.redirect_url or None
     link.redirect_new_tab = bool(data.redirect_url) and data.redirect_new_tab
     link.brand_color = data.brand_color.upper() if data.brand_color else None
-    link.logo_asset_id = data.logo_asset_id
-    link.logo_url = None if data.logo_asset_id is not None else (data.logo_url or None)
     link.button_style = data.button_style or None
     items = []
     for position, item in enumerate(data.items):
         assert item.product_id is not None
-        product = products[item.product_id]
-        if item.adjustable:
-            low, high = item.min_quantity, item.max_quantity
-            row = LinkItem(
-                owner_id=owner,
-                product=product,
-                position=position,
-                quantity=low,
-                adjustable=True,
-                min_quantity=low,
-                max_quantity=high,
-            )
-        else:
-            row = LinkItem(
-                owner_id=owner,
-                product=product,
-                position=position,
-                quantity=item.quantity,
-                adjustable=False,
-            )
+        low = item.min_quantity if item.adjustable else None
+        row = LinkItem(
+            owner_id=owner,
+            product=products[item.product_id],
+            position=position,
+            quantity=low if item.adjustable else item.quantity,
+            adjustable=item.adjustable,
+            min_quantity=low,
+            max_quantity=item.max_quantity if item.adjustable else None,
+        )
         items.append(row)
     link.items = items
     link.currency = next(iter(products.values())).currency
@@ -258,42 +236,70 @@ def _sender() -> Any:
     return current_app._get_current_object()  # type: ignore[attr-defined]
 
 
-def create_link(
-    owner: str, data: LinkData, *, source: str = LinkSource.DASHBOARD
-) -> PaymentLink:
-    """Make an active link; :class:`InvalidInput` names each bad field."""
-    errors, products = _check(owner, data, None)
+def _save(
+    owner: str,
+    link: PaymentLink,
+    data: LinkData,
+    logo: IO[bytes] | None,
+    existing: PaymentLink | None,
+) -> None:
+    """Check everything, then write the logo and the link in one transaction."""
+    errors, products = link_problems(owner, data, existing)
+    image = None
+    if logo is not None:
+        try:
+            image = uploads.check_image(logo, field="logo_file")
+        except InvalidInput as error:
+            errors.update(error.errors)
     if errors:
         raise InvalidInput(errors)
-    link = PaymentLink(
-        owner_id=owner, slug=new_slug(), status=LinkStatus.ACTIVE, source=source
-    )
+    if image is not None:
+        link.logo_asset = uploads.save_image(owner, image)
+    elif data.logo_url or data.remove_logo:
+        link.logo_asset = None
+    link.logo_url = None if link.logo_asset is not None else (data.logo_url or None)
     _apply(owner, link, data, products)
     session().add(link)
     session().commit()
+
+
+def create_link(
+    owner: str,
+    data: LinkData,
+    *,
+    logo: IO[bytes] | None = None,
+    source: str = LinkSource.DASHBOARD,
+) -> PaymentLink:
+    """Make an active link, with *logo* (an uploaded image) if given.
+
+    :class:`InvalidInput` names each field that breaks a rule; nothing is
+    written then.
+    """
+    link = PaymentLink(
+        owner_id=owner, slug=new_slug(), status=LinkStatus.ACTIVE, source=source
+    )
+    _save(owner, link, data, logo, None)
     signals.send_guarded(signals.link_created, _sender(), link=link)
     return link
 
 
-def update_link(owner: str, link_id: object, data: LinkData) -> PaymentLink | None:
-    """Change a link's settings and items; past payments keep their snapshot."""
+def update_link(
+    owner: str, link_id: object, data: LinkData, *, logo: IO[bytes] | None = None
+) -> PaymentLink:
+    """Change a link's settings and items; past payments keep their snapshot.
+
+    :class:`NotFound` when the owner has no such link, :class:`InvalidInput`
+    as for :func:`create_link`.
+    """
     link = get_link(owner, link_id)
-    if link is None:
-        return None
-    errors, products = _check(owner, data, link)
-    if errors:
-        raise InvalidInput(errors)
-    _apply(owner, link, data, products)
-    session().commit()
+    _save(owner, link, data, logo, link)
     signals.send_guarded(signals.link_updated, _sender(), link=link)
     return link
 
 
-def set_link_active(owner: str, link_id: object, active: bool) -> PaymentLink | None:
+def set_link_active(owner: str, link_id: object, active: bool) -> PaymentLink:
     """Switch a link on or off; its URL keeps working once it is back on."""
     link = get_link(owner, link_id)
-    if link is None:
-        return None
     status = LinkStatus.ACTIVE if active else LinkStatus.INACTIVE
     if link.status == status:
         return link
@@ -304,11 +310,9 @@ def set_link_active(owner: str, link_id: object, active: bool) -> PaymentLink | 
     return link
 
 
-def delete_link(owner: str, link_id: object) -> PaymentLink | None:
+def delete_link(owner: str, link_id: object) -> PaymentLink:
     """Remove a link from the dashboard and stop its checkout; payments stay."""
     link = get_link(owner, link_id)
-    if link is None:
-        return None
     was_active = link.is_active
     link.deleted_at = utcnow()
     session().commit()
@@ -317,110 +321,100 @@ def delete_link(owner: str, link_id: object) -> PaymentLink | None:
     return link
 
 
+# -- the preview -------------------------------------------------------------------
+
+
 def draft_link(
     owner: str, data: LinkData, *, based_on: PaymentLink | None = None
 ) -> PaymentLink:
-    """An unsaved link built from *data* as far as it makes sense, for a preview.
+    """An unsaved link built from *data* as far as it keeps the rules, for a preview.
 
-    Unlike :func:`create_link` it refuses nothing: products of another owner
-    or currency, bad quantities and bad colours are left out or clamped. The
-    result is never added to the session.
+    Unlike :func:`create_link` it refuses nothing: a value that breaks a rule
+    of :func:`link_problems` is left out (a default takes its place) and
+    items that break one are dropped. The result is never added to the
+    session.
     """
-    cap: int = current_app.config["PAYLINKS_MAX_QUANTITY"]
-    ids = [item.product_id for item in data.items if item.product_id is not None]
-    products = products_by_id(owner, ids)
+    errors, products = link_problems(owner, data, based_on)
+
+    def kept(name: str, value: Any) -> Any:
+        return value if value and name not in errors else None
+
+    brand_color = kept("brand_color", data.brand_color)
     link = PaymentLink(
         id=based_on.id if based_on else None,
         owner_id=owner,
         slug=based_on.slug if based_on else "preview",
-        name=data.name.strip()[:200] or "New payment link",
+        name=kept("name", data.name.strip()) or DRAFT_NAME,
         status=LinkStatus.ACTIVE,
         source=based_on.source if based_on else LinkSource.DASHBOARD,
         require_phone=data.require_phone,
         collect_address=data.collect_address,
         allow_coupons=data.allow_coupons,
-        redirect_url=data.redirect_url
-        if data.redirect_url and not https_url_problem(data.redirect_url)
-        else None,
+        redirect_url=kept("redirect_url", data.redirect_url),
         redirect_new_tab=data.redirect_new_tab,
-        brand_color=data.brand_color.upper()
-        if data.brand_color and is_hex_color(data.brand_color)
-        else None,
-        logo_url=data.logo_url
-        if data.logo_url
-        and (
-            data.logo_url.startswith("data:image/")
-            or not https_url_problem(data.logo_url)
-        )
-        else None,
-        button_style=data.button_style if data.button_style in BUTTON_STYLES else None,
+        brand_color=brand_color.upper() if brand_color else None,
+        logo_url=kept("logo_url", data.logo_url),
+        button_style=kept("button_style", data.button_style),
         single_use=False,
     )
-    if data.logo_asset_id is not None and data.logo_url is None:
-        asset = get_owned(Asset, owner, data.logo_asset_id)
-        if asset is not None:
-            link.logo_url = asset_path(asset)
+    if based_on is not None and not data.logo_url and not data.remove_logo:
+        link.logo_asset = based_on.logo_asset
+    link.items = _draft_items(owner, data, errors, products)
+    currency = link.items[0].product.currency if link.items else None
+    link.currency = currency or current_app.config["PAYLINKS_DEFAULT_CURRENCY"]
+    return link
+
+
+def _draft_items(
+    owner: str, data: LinkData, errors: dict[str, str], products: dict[int, Product]
+) -> list[LinkItem]:
+    """The items of *data* that keep the rules; a bad quantity becomes 1."""
     items: list[LinkItem] = []
-    currency: str | None = None
-    seen: set[int] = set()
-    for item in data.items:
+    for index, item in enumerate(data.items):
+        prefix = f"items-{index}-"
         product = products.get(item.product_id) if item.product_id else None
-        if product is None or product.id in seen:
+        if product is None or prefix + "product_id" in errors:
             continue
-        if currency is None:
-            currency = product.currency
-        if product.currency != currency:
-            continue
-        seen.add(product.id)
-        low = max(1, min(item.min_quantity or 1, cap))
-        high = max(low, min(item.max_quantity or low, cap))
-        quantity = max(1, min(item.quantity or 1, cap))
+        if items and product.currency != items[0].product.currency:
+            continue  # one currency a link: the first item's
+        bad = {key.removeprefix(prefix) for key in errors if key.startswith(prefix)}
+        low = (None if "min_quantity" in bad else item.min_quantity) or 1
+        high = (None if "max_quantity" in bad else item.max_quantity) or low
+        quantity = (None if "quantity" in bad else item.quantity) or 1
         row = LinkItem(
             owner_id=owner,
             position=len(items),
             quantity=low if item.adjustable else quantity,
             adjustable=item.adjustable,
             min_quantity=low if item.adjustable else None,
-            max_quantity=high if item.adjustable else None,
+            max_quantity=max(low, high) if item.adjustable else None,
         )
         row.product = product
         items.append(row)
-    link.items = items
-    link.currency = currency or current_app.config["PAYLINKS_DEFAULT_CURRENCY"]
-    return link
+    return items
 
 
 # -- reading -------------------------------------------------------------------
 
 
-def list_links(owner: str) -> Sequence[PaymentLink]:
-    """The owner's links that are not deleted, newest first."""
-    stmt = (
-        owned(PaymentLink, owner)
-        .where(PaymentLink.deleted_at.is_(None))
-        .order_by(PaymentLink.created_at.desc(), PaymentLink.id.desc())
-    )
-    return session().scalars(stmt).all()
-
-
-def get_link(owner: str, link_id: object) -> PaymentLink | None:
-    """One of the owner's links that is not deleted, or ``None``."""
+def get_link(owner: str, link_id: object) -> PaymentLink:
+    """One of the owner's links that is not deleted; :class:`NotFound` otherwise."""
     link = get_owned(PaymentLink, owner, link_id)
-    return None if link is None or link.deleted_at is not None else link
+    if link is None or link.deleted_at is not None:
+        raise NotFound(f"No payment link {link_id!r} of this owner.")
+    return link
 
 
 def find_by_slug(slug: str) -> PaymentLink | None:
-    """The link a public slug names, deleted or not (the checkout says which)."""
+    """The link a public slug names, deleted or not (the checkout says which).
+
+    ``None`` for an unknown slug: the checkout answers that itself.
+    """
     if not slug or len(slug) > 64:
         return None
     return (
         session().scalars(select(PaymentLink).where(PaymentLink.slug == slug)).first()
     )
-
-
-def public_url(link: PaymentLink) -> str:
-    """The full checkout URL customers open."""
-    return url_for("paylinks_checkout.show", slug=link.slug, _external=True)
 
 
 @dataclass(frozen=True)
@@ -466,7 +460,7 @@ def filter_conditions(owner: str, filters: LinkFilters) -> list[ColumnElement[bo
     ]
     text = filters.search.strip()[:200]
     if text:
-        by_name = PaymentLink.name.ilike(like_pattern(text), escape="\\")
+        by_name = PaymentLink.name.ilike(contains_pattern(text), escape=LIKE_ESCAPE)
         slug = _slug_in(text)
         conditions.append(or_(by_name, PaymentLink.slug == slug) if slug else by_name)
     now = utcnow()
@@ -485,13 +479,13 @@ def filter_conditions(owner: str, filters: LinkFilters) -> list[ColumnElement[bo
                 PaymentLink.expires_at <= now,
             )
         )
-    if filters.source in SOURCES:
+    if filters.source in set(LinkSource):
         conditions.append(PaymentLink.source == filters.source)
     zone = merchant_profile(owner).zone
-    start = start_of_day(filters.created_from, zone)
+    start = day_start(filters.created_from, zone)
     if start is not None:
         conditions.append(PaymentLink.created_at >= start)
-    end = end_of_day(filters.created_to, zone)
+    end = day_end(filters.created_to, zone)
     if end is not None:
         conditions.append(PaymentLink.created_at < end)
     return conditions
@@ -540,47 +534,3 @@ def link_table(
         per_page=per_page,
         total_is_capped=total > COUNT_CAP,
     )
-
-
-# -- presentation --------------------------------------------------------------
-
-
-def price_summary(link: PaymentLink, locale: str = "en_US") -> str:
-    """What a link costs at a glance: ``$49.00 + $19.00 / month``, ``from $10.00``.
-
-    One-time items are added up (at their fixed or least quantity); recurring
-    items are the plans a customer picks from, joined with "or". "from" says
-    the customer can buy more than the least quantity.
-    """
-    if not link.items:
-        return ""
-    one_time: Money | None = None
-    plans: list[str] = []
-    varies = False
-    for item in link.items:
-        product = item.product
-        quantity = (item.min_quantity or 1) if item.adjustable else item.quantity
-        if item.adjustable and item.max_quantity != item.min_quantity:
-            varies = True
-        amount = Money(product.unit_amount * quantity, product.currency)
-        if product.is_recurring:
-            period = interval_label(product.interval, product.interval_count)
-            plans.append(f"{amount.format(locale)} / {period}")
-        else:
-            one_time = amount if one_time is None else one_time + amount
-    parts = [one_time.format(locale)] if one_time is not None else []
-    if plans:
-        parts.append(" or ".join(plans))
-    text = " + ".join(parts)
-    return f"from {text}" if varies else text
-
-
-def status_label(link: PaymentLink) -> str:
-    """``Active``, ``Inactive``, ``Expired`` or ``Deleted``."""
-    if link.deleted_at is not None:
-        return "Deleted"
-    if link.status != LinkStatus.ACTIVE:
-        return "Inactive"
-    if link.expires_at is not None and link.expires_at <= utcnow():
-        return "Expired"
-    return "Active"

@@ -7,7 +7,7 @@ import hashlib
 from sqlalchemy import select
 
 from flask_paylinks.core.errors import NotFound
-from flask_paylinks.core.pricing import normalise_code
+from flask_paylinks.core.rules import normalise_code
 from flask_paylinks.db.models import (
     Coupon,
     Payment,

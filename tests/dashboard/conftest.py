@@ -66,6 +66,13 @@ def app(host_a: Flask) -> Iterator[Flask]:
         yield host_a
 
 
+@pytest.fixture
+def ctx(app: Flask) -> Iterator[Flask]:
+    """Host A inside a request context, for calling services directly."""
+    with app.test_request_context():
+        yield app
+
+
 def _client(app: Flask, user_id: int) -> FlaskClient:
     client = app.test_client()
     assert client.get(f"/login/{user_id}").status_code == 200

@@ -370,7 +370,7 @@ def test_image_urls_that_are_refused(client_a: FlaskClient, url: str) -> None:
 
 
 def test_an_uploaded_image_path_is_kept(client_a: FlaskClient, app: Flask) -> None:
-    from flask_paylinks.catalog.service import ProductData, check_product
+    from flask_paylinks.catalog.service import ProductData, product_problems
 
     with app.test_request_context():
         ok = ProductData(
@@ -379,7 +379,7 @@ def test_an_uploaded_image_path_is_kept(client_a: FlaskClient, app: Flask) -> No
             currency="USD",
             image_url="/pay/assets/" + "A" * 32,
         )
-        assert check_product(ok) == {}
+        assert product_problems(ok) == {}
 
 
 # -- finding 12: look-alike redirect hosts --------------------------------------------

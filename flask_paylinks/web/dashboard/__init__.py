@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
-from flask import Blueprint
+from flask import Blueprint, current_app
+from flask.typing import ResponseReturnValue
+from werkzeug.exceptions import NotFound as HTTPNotFound
 
+from flask_paylinks.core.errors import NotFound
 from flask_paylinks.web import db_outage
 from flask_paylinks.web.dashboard.security import add_dashboard_headers
 
@@ -11,6 +14,16 @@ blueprint = Blueprint("paylinks", __name__)
 blueprint.after_request(add_dashboard_headers)
 # A database that is away: a 503 in the host layout, not a bare 500.
 db_outage.register(blueprint, db_outage.render_dashboard)
+
+
+@blueprint.errorhandler(NotFound)
+def _not_found(error: NotFound) -> ResponseReturnValue:
+    """A record that is missing or another merchant's: the same 404 as any other.
+
+    Services raise :class:`~flask_paylinks.core.errors.NotFound`; the answer
+    is whatever the host's 404 handler (or Flask's) gives, never which it was.
+    """
+    return current_app.handle_http_exception(HTTPNotFound())
 
 
 @blueprint.before_request

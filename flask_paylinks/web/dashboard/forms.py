@@ -4,14 +4,14 @@ A host replaces one by passing ``forms={"product": MyProductForm}`` to
 :class:`~flask_paylinks.PayLinks`; a replacement should subclass the form here
 so the views find the fields they read. The forms check the *shape* of what
 was typed (a number, a date); the services check the rules (a price above
-zero, a coupon of at most 100 %), and the views put both kinds of error at
-their fields.
+zero, a coupon of at most 100 %) and name the fields that break them, which
+:class:`~flask_paylinks.web.dashboard.formflow.FormFlow` marks.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import date, timedelta
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
@@ -34,15 +34,30 @@ from wtforms import (
     StringField,
     TextAreaField,
 )
-from wtforms.validators import Length, Optional, ValidationError
+from wtforms.validators import Optional, ValidationError
 from wtforms.widgets import CheckboxInput, HiddenInput, ListWidget
 
+from flask_paylinks.catalog.service import ProductData
 from flask_paylinks.core.money import Money, is_currency, parse_decimal
 from flask_paylinks.core.rules import INT32_MAX, INT64_MAX
 from flask_paylinks.coupons.service import CouponData
-from flask_paylinks.db.models import Coupon, CouponDuration, ProductKind
-from flask_paylinks.links.service import ItemData, LinkData
-from flask_paylinks.localtime import end_of_day, start_of_day
+from flask_paylinks.db.models import (
+    ButtonStyle,
+    Coupon,
+    CouponDuration,
+    Interval,
+    PaymentLink,
+    Product,
+    ProductKind,
+)
+from flask_paylinks.links.presenters import SOURCE_LABELS
+from flask_paylinks.links.service import (
+    DEFAULT_SORT,
+    STATUS_FILTERS,
+    ItemData,
+    LinkData,
+)
+from flask_paylinks.localtime import end_of_day, last_day, local_day, start_of_day
 
 try:
     from wtforms.fields.choices import SelectChoice
@@ -154,12 +169,14 @@ def _ensure_choice(field: SelectField, value: str | None) -> None:
         field.choices = [*field.choices, *options((value, value))]
 
 
-def parse_amount(field: Field, currency: str | None) -> int | None:
-    """The minor units typed into *field*, or ``None`` with the field marked."""
-    text = (field.data or "").strip().replace(",", "")
-    if not text:
-        return None
-    if not currency or not is_currency(currency):
+def read_amount(text: str | None, currency: str | None) -> int | None:
+    """The minor units in *text*; ``None`` when it is empty or *currency* unknown.
+
+    :class:`ValueError` (its message for the merchant) when *text* is not an
+    amount of *currency*.
+    """
+    text = (text or "").strip().replace(",", "")
+    if not text or not currency or not is_currency(currency):
         return None
     try:
         return Money.from_decimal(text, currency).amount
@@ -167,8 +184,22 @@ def parse_amount(field: Field, currency: str | None) -> int | None:
         message = str(error)
         if "decimal place" not in message:
             message = "Enter an amount such as 49.00"
-        field.errors = [*field.errors, message]
+        raise ValueError(message) from None
+
+
+def _amount_or_none(text: str | None, currency: str | None) -> int | None:
+    try:
+        return read_amount(text, currency)
+    except ValueError:
         return None
+
+
+def _check_amount(text: str | None, currency: str | None) -> None:
+    """A form validator's half of :func:`read_amount`."""
+    try:
+        read_amount(text, currency)
+    except ValueError as error:
+        raise ValidationError(str(error)) from None
 
 
 def walk_fields(form: Form) -> Iterator[Field]:
@@ -204,18 +235,9 @@ def mark_errors(form: Form, errors: dict[str, str]) -> None:
 class ProductForm(FlaskForm):  # type: ignore[misc]
     """A product: one-time or recurring, with a price in one currency."""
 
-    name = StringField(
-        "Name",
-        validators=[Length(max=200, message="A name can be 200 characters at most.")],
-        description="Customers see this at checkout.",
-    )
+    name = StringField("Name", description="Customers see this at checkout.")
     description = TextAreaField(
-        "Description",
-        validators=[
-            Optional(),
-            Length(max=5000, message="5,000 characters at most."),
-        ],
-        description="Optional; shown under the name at checkout.",
+        "Description", description="Optional; shown under the name at checkout."
     )
     kind = RadioField(
         "Pricing",
@@ -232,13 +254,8 @@ class ProductForm(FlaskForm):  # type: ignore[misc]
     )
     interval = SelectField(
         "Period",
-        choices=options(
-            ("day", "day(s)"),
-            ("week", "week(s)"),
-            ("month", "month(s)"),
-            ("year", "year(s)"),
-        ),
-        default="month",
+        choices=options(*((i.value, f"{i.value}(s)") for i in Interval)),
+        default=Interval.MONTH.value,
     )
     image_file = FileField(
         "Upload an image", description="PNG, JPEG, GIF or WebP, up to the size limit."
@@ -252,6 +269,42 @@ class ProductForm(FlaskForm):  # type: ignore[misc]
         if not self.currency.data:
             self.currency.data = current_app.config["PAYLINKS_DEFAULT_CURRENCY"]
         _ensure_choice(self.currency, self.currency.data)
+
+    def validate_price(self, field: StringField) -> None:
+        """A price that is not an amount of the chosen currency."""
+        _check_amount(field.data, self.currency.data)
+
+    def to_data(self) -> ProductData:
+        """What the service needs, from what was typed."""
+        recurring = self.kind.data == ProductKind.RECURRING
+        return ProductData(
+            name=self.name.data or "",
+            unit_amount=_amount_or_none(self.price.data, self.currency.data),
+            currency=self.currency.data or "",
+            kind=self.kind.data or ProductKind.ONE_TIME,
+            interval=self.interval.data if recurring else None,
+            interval_count=self.interval_count.data if recurring else None,
+            description=self.description.data or "",
+            image_url=(self.image_url.data or "").strip() or None,
+            remove_image=bool(self.remove_image.data),
+        )
+
+    def fill_from(self, product: Product) -> None:
+        """Show a saved product (on GET); an uploaded image is not a typed URL."""
+        image = product.image_url or ""
+        self.process(
+            data={
+                "name": product.name,
+                "description": product.description,
+                "kind": product.kind,
+                "price": f"{product.price.to_decimal():f}",
+                "currency": product.currency,
+                "interval": product.interval or Interval.MONTH.value,
+                "interval_count": product.interval_count or 1,
+                "image_url": "" if image.startswith("/") else image,
+            }
+        )
+        _ensure_choice(self.currency, product.currency)
 
 
 # -- coupons -------------------------------------------------------------------
@@ -317,10 +370,18 @@ class CouponForm(FlaskForm):  # type: ignore[misc]
             self.currency.data = current_app.config["PAYLINKS_DEFAULT_CURRENCY"]
         _ensure_choice(self.currency, self.currency.data)
 
-    def validate_valid_until(self, field: DateField) -> None:
-        """The window's end may not come before its start."""
-        if field.data and self.valid_from.data and field.data < self.valid_from.data:
-            raise ValidationError("The end date cannot be before the start date.")
+    def validate_percent_off(self, field: StringField) -> None:
+        """A percentage off that is not a number with two decimals at most."""
+        if self.discount_type.data != "amount":
+            _percent_bp(field.data)
+
+    def validate_amount_off(self, field: StringField) -> None:
+        """An amount off that is missing or not an amount of its currency."""
+        if self.discount_type.data != "amount":
+            return
+        _check_amount(field.data, self.currency.data)
+        if _amount_or_none(field.data, self.currency.data) is None:
+            raise ValidationError("Enter an amount such as 5.00")
 
     def fill_from(self, coupon: Coupon) -> None:
         """Show a saved coupon (on GET)."""
@@ -338,11 +399,13 @@ class CouponForm(FlaskForm):  # type: ignore[misc]
             )
             self.currency.data = coupon.currency
             _ensure_choice(self.currency, coupon.currency)
-        self.valid_from.data = coupon.valid_from.date() if coupon.valid_from else None
+        # Days in the merchant's timezone; valid_until is the first moment
+        # the coupon stops working, so the form shows the day before it.
+        self.valid_from.data = (
+            local_day(coupon.valid_from) if coupon.valid_from else None
+        )
         self.valid_until.data = (
-            (coupon.valid_until - timedelta(microseconds=1)).date()
-            if coupon.valid_until
-            else None
+            last_day(coupon.valid_until) if coupon.valid_until else None
         )
         self.max_redemptions.data = coupon.max_redemptions
         self.applies_to.data = "all" if coupon.applies_to_all else "some"
@@ -351,21 +414,18 @@ class CouponForm(FlaskForm):  # type: ignore[misc]
         self.duration_in_months.data = coupon.duration_in_months
 
     def to_data(self) -> CouponData:
-        """What the service needs, from what was typed (shape errors marked)."""
+        """What the service needs, from what was typed (after :meth:`validate`)."""
         percent_bp: int | None = None
         amount: int | None = None
         currency: str | None = None
         if self.discount_type.data == "amount":
             currency = self.currency.data
-            amount = parse_amount(self.amount_off, currency)
-            if amount is None and not self.amount_off.errors:
-                self.amount_off.errors = [
-                    *self.amount_off.errors,
-                    "Enter an amount such as 5.00",
-                ]
-                amount = 0
+            amount = _amount_or_none(self.amount_off.data, currency)
         else:
-            percent_bp = self._percent_bp()
+            try:
+                percent_bp = _percent_bp(self.percent_off.data)
+            except ValidationError:
+                percent_bp = None
         return CouponData(
             code=self.code.data or "",
             percent_off_bp=percent_bp,
@@ -380,26 +440,20 @@ class CouponForm(FlaskForm):  # type: ignore[misc]
             duration_in_months=self.duration_in_months.data,
         )
 
-    def _percent_bp(self) -> int:
-        text = (self.percent_off.data or "").strip().rstrip("%").strip()
-        try:
-            percent: Decimal | None = parse_decimal(text)
-        except ValueError:
-            percent = None
-        if percent is None:
-            self.percent_off.errors = [
-                *self.percent_off.errors,
-                "Enter a percentage such as 25 or 12.5",
-            ]
-            return 0
-        basis_points = percent * 100
-        if basis_points != basis_points.to_integral_value():
-            self.percent_off.errors = [
-                *self.percent_off.errors,
-                "Use two decimal places at most, e.g. 12.75",
-            ]
-            return 0
-        return int(basis_points)
+
+def _percent_bp(text: str | None) -> int:
+    """The basis points of a typed percentage; :class:`ValidationError` if none."""
+    text = (text or "").strip().rstrip("%").strip()
+    try:
+        percent: Decimal | None = parse_decimal(text)
+    except ValueError:
+        percent = None
+    if percent is None:
+        raise ValidationError("Enter a percentage such as 25 or 12.5")
+    basis_points = percent * 100
+    if basis_points != basis_points.to_integral_value():
+        raise ValidationError("Use two decimal places at most, e.g. 12.75")
+    return int(basis_points)
 
 
 # -- links ---------------------------------------------------------------------
@@ -453,18 +507,64 @@ class LinkForm(FlaskForm):  # type: ignore[misc]
     remove_logo = BooleanField("Remove the current logo")
     button_style = RadioField(
         "Button style",
-        choices=options(("rounded", "Rounded"), ("square", "Square"), ("pill", "Pill")),
+        choices=options(*((style.value, style.value.title()) for style in ButtonStyle)),
     )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         if not self.button_style.data:
             self.button_style.data = current_app.config["PAYLINKS_BUTTON_STYLE"]
+        self._number_items()
 
-    def validate_redirect_url(self, field: StringField) -> None:
-        """Redirecting needs somewhere to redirect to."""
-        if self.after_payment.data == "redirect" and not (field.data or "").strip():
-            raise ValidationError("Enter the address to send customers to.")
+    def _number_items(self) -> None:
+        """Name the items by their position (``items-0``, ``items-1``...).
+
+        A browser may send ``items-0`` and ``items-3`` after a row was
+        removed; the service names an item's fields by its position, so the
+        form does too and the service's errors land on the right fields.
+        """
+        for position, entry in enumerate(self.items.entries):
+            name = f"{self.items.name}-{position}"
+            if entry.name == name:
+                continue
+            entry.name = entry.id = name
+            for sub in entry.form:
+                sub.name = sub.id = f"{name}-{sub.short_name}"
+                sub.label.field_id = sub.id
+        self.items.last_index = len(self.items.entries) - 1
+
+    def fill_from(self, link: PaymentLink) -> None:
+        """Show a saved link (on GET)."""
+        self.process(
+            data={
+                "name": link.name,
+                "items": [
+                    {
+                        "product_id": item.product_id,
+                        "quantity": item.quantity,
+                        "adjustable": item.adjustable,
+                        "min_quantity": item.min_quantity,
+                        "max_quantity": item.max_quantity,
+                    }
+                    for item in link.items
+                ],
+                "require_phone": link.require_phone,
+                "collect_address": link.collect_address,
+                "allow_coupons": link.allow_coupons,
+                "after_payment": "redirect" if link.redirect_url else "confirmation",
+                "redirect_url": link.redirect_url or "",
+                "redirect_target": "new" if link.redirect_new_tab else "same",
+                "brand_color": link.brand_color or "",
+                "logo_url": link.logo_url or "",
+                "button_style": link.button_style
+                or current_app.config["PAYLINKS_BUTTON_STYLE"],
+            }
+        )
+
+    def start_with(self, product: Product) -> None:
+        """An empty builder selling *product* (the catalogue's "create a link")."""
+        self.items.append_entry({"product_id": product.id, "quantity": 1})
+        self.name.data = product.name
 
     def product_ids(self) -> list[int]:
         """The products the items name, in order."""
@@ -474,7 +574,7 @@ class LinkForm(FlaskForm):  # type: ignore[misc]
             if entry.form.product_id.data is not None
         ]
 
-    def to_data(self, *, logo_asset_id: int | None = None) -> LinkData:
+    def to_data(self) -> LinkData:
         """What the service needs, from what was typed."""
         items = [
             ItemData(
@@ -497,7 +597,7 @@ class LinkForm(FlaskForm):  # type: ignore[misc]
             redirect_new_tab=redirect and self.redirect_target.data == "new",
             brand_color=(self.brand_color.data or "").strip() or None,
             logo_url=(self.logo_url.data or "").strip() or None,
-            logo_asset_id=logo_asset_id,
+            remove_logo=bool(self.remove_logo.data),
             button_style=self.button_style.data or None,
         )
 
@@ -509,10 +609,7 @@ class LinkFilterForm(Form):  # type: ignore[misc]
     status = SelectField(
         "Status",
         choices=options(
-            ("", "Any status"),
-            ("active", "Active"),
-            ("inactive", "Inactive"),
-            ("expired", "Expired"),
+            ("", "Any status"), *((value, value.title()) for value in STATUS_FILTERS)
         ),
         default="",
     )
@@ -520,9 +617,7 @@ class LinkFilterForm(Form):  # type: ignore[misc]
         "Source",
         choices=options(
             ("", "Any source"),
-            ("dashboard", "Dashboard"),
-            ("api", "API"),
-            ("text_to_pay", "Text-to-Pay"),
+            *((source.value, label) for source, label in SOURCE_LABELS.items()),
         ),
         default="",
     )
@@ -536,7 +631,7 @@ class LinkFilterForm(Form):  # type: ignore[misc]
             ("name", "Name A to Z"),
             ("-name", "Name Z to A"),
         ),
-        default="-created",
+        default=DEFAULT_SORT,
     )
 
     def validate_created_to(self, field: DateField) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import IO, Any
 from urllib.parse import urlsplit
 
 from flask import abort, current_app, flash, redirect, request, url_for
@@ -60,12 +60,26 @@ def uploaded(file: Any) -> FileStorage | None:
     return None
 
 
+def uploaded_stream(file: Any) -> IO[bytes] | None:
+    """The contents of a file field's upload, or ``None`` when nothing was chosen."""
+    chosen = uploaded(file)
+    return chosen.stream if chosen is not None else None
+
+
 def page_number() -> int:
     """The ``page`` query argument, at least 1."""
     try:
         return max(1, int(request.args.get("page", "1")))
     except ValueError:
         return 1
+
+
+def paging() -> dict[str, int]:
+    """The numbered page asked for, and the configured page size."""
+    return {
+        "page": page_number(),
+        "per_page": current_app.config["PAYLINKS_PAGE_SIZE"],
+    }
 
 
 def form_problems(form: Any) -> list[tuple[str | None, str]]:

@@ -7,7 +7,6 @@ from typing import Any
 
 from flask import (
     Response,
-    abort,
     current_app,
     redirect,
     render_template,
@@ -19,22 +18,18 @@ from werkzeug.wrappers import Response as BaseResponse
 
 from flask_paylinks import payments, uploads
 from flask_paylinks.catalog import service as catalog
-from flask_paylinks.core.errors import InvalidInput
+from flask_paylinks.core.errors import InvalidInput, NotFound
 from flask_paylinks.db.models import PaymentLink, Product
 from flask_paylinks.db.scoping import current_owner
-from flask_paylinks.db.session import session
+from flask_paylinks.links import presenters
 from flask_paylinks.links import service as link_service
-from flask_paylinks.links.service import LinkData, LinkFilters
+from flask_paylinks.links.service import LinkFilters
 from flask_paylinks.payments import history as payment_history
 from flask_paylinks.web import qr
 from flask_paylinks.web.checkout.rendering import logo_url, render_checkout_page
 from flask_paylinks.web.dashboard import blueprint
-from flask_paylinks.web.dashboard.forms import (
-    LinkFilterForm,
-    LinkForm,
-    LinkItemForm,
-    mark_errors,
-)
+from flask_paylinks.web.dashboard.formflow import Answer, FormFlow
+from flask_paylinks.web.dashboard.forms import LinkFilterForm, LinkForm, LinkItemForm
 from flask_paylinks.web.dashboard.helpers import (
     UNPROCESSABLE,
     ActionForm,
@@ -43,81 +38,67 @@ from flask_paylinks.web.dashboard.helpers import (
     notice,
     require_action,
     uploaded,
+    uploaded_stream,
 )
-
-Page = str | tuple[str, int]
-
-
-def _link_or_404(owner: str, link_id: int) -> PaymentLink:
-    link = link_service.get_link(owner, link_id)
-    if link is None:
-        abort(404)
-    return link
+from flask_paylinks.web.urls import public_url
 
 
-def _per_page() -> int:
-    per_page: int = current_app.config["PAYLINKS_PAGE_SIZE"]
-    return per_page
+def _config(key: str) -> Any:
+    return current_app.config[f"PAYLINKS_{key}"]
 
 
 # -- the table -----------------------------------------------------------------
 
 
 @blueprint.get("/")
-def index() -> Page:
+def index() -> Answer:
     """The payment links table: search, filters, sort, pages, row actions."""
-    owner = current_owner()
     form = LinkFilterForm(request.args)
     valid = form.validate()
-    bad = {field.name for field in form if field.errors}
-
-    def value(name: str) -> Any:
-        return None if name in bad else form[name].data
-
-    filters = LinkFilters(
-        search=value("q") or "",
-        status=value("status") or "",
-        source=value("source") or "",
-        created_from=None
-        if {"created_from", "created_to"} & bad
-        else value("created_from"),
-        created_to=None
-        if {"created_from", "created_to"} & bad
-        else value("created_to"),
-        sort=value("sort") or link_service.DEFAULT_SORT,
-    )
+    filters = _filters(form)
     page = link_service.link_table(
-        owner,
-        filters,
-        after=request.args.get("after"),
-        before=request.args.get("before"),
-        per_page=_per_page(),
+        current_owner(), filters, per_page=_config("PAGE_SIZE"), **_cursor()
     )
-    kept = {
-        key: val
-        for key, val in request.args.items()
-        if key not in {"after", "before"} and val
-    }
     html = render_template(
         "paylinks/dashboard/links.html",
         page=page,
         form=form,
         filters=filters,
-        kept=kept,
+        kept={k: v for k, v in request.args.items() if k not in _cursor() and v},
         action=ActionForm(),
         rows=[_row(link) for link in page.items],
     )
     return html if valid else (html, UNPROCESSABLE)
 
 
+def _cursor() -> dict[str, str | None]:
+    """The keyset cursor of the page asked for (``after`` or ``before``)."""
+    return {"after": request.args.get("after"), "before": request.args.get("before")}
+
+
+def _filters(form: LinkFilterForm) -> LinkFilters:
+    """What the table is narrowed to: the filters that were typed well."""
+    bad = {field.name for field in form if field.errors}
+    if {"created_from", "created_to"} & bad:
+        bad |= {"created_from", "created_to"}
+    value = {field.name: None if field.name in bad else field.data for field in form}
+    return LinkFilters(
+        search=value["q"] or "",
+        status=value["status"] or "",
+        source=value["source"] or "",
+        created_from=value["created_from"],
+        created_to=value["created_to"],
+        sort=value["sort"] or link_service.DEFAULT_SORT,
+    )
+
+
 def _row(link: PaymentLink) -> dict[str, Any]:
-    locale = current_app.config["PAYLINKS_LOCALE"]
     return {
         "link": link,
-        "url": link_service.public_url(link),
-        "price": link_service.price_summary(link, locale),
-        "status": link_service.status_label(link),
-        "source": link_service.SOURCE_LABELS.get(link.source, link.source),  # type: ignore[call-overload]
+        "url": public_url(link),
+        "price": presenters.price_summary(link, _config("LOCALE")),
+        "status": presenters.status_label(link),
+        "source": presenters.source_label(link),
     }
 
 
@@ -125,138 +106,77 @@ def _row(link: PaymentLink) -> dict[str, Any]:
 
 
 @blueprint.route("/links/new", methods=["GET", "POST"])
-def link_create() -> Page | BaseResponse:
+def link_create() -> Answer:
     """The link builder: products, quantities, options, branding, live preview."""
     owner = current_owner()
     form = form_class("link", LinkForm)()
-    if request.method == "POST":
-        link = _save(owner, form, None)
-        if link is not None:
-            notice(f"Created “{link.name}”. Share its URL to get paid.")
-            return redirect(url_for(".link_detail", link_id=link.id))
-        return _render_form(owner, form, None), UNPROCESSABLE
-    product = catalog.get_product(owner, request.args.get("product"))
-    if product is not None and product.active:
-        form.items.append_entry({"product_id": product.id, "quantity": 1})
-        form.name.data = product.name
-    return _render_form(owner, form, None)
+    if request.method == "GET" and (product := _requested_product(owner)):
+        form.start_with(product)
+    return _link_flow(owner, form, None).run(
+        lambda: link_service.create_link(
+            owner, form.to_data(), logo=uploaded_stream(form.logo_file.data)
+        ),
+        lambda link: (
+            f"Created “{link.name}”. Share its URL to get paid.",
+            url_for(".link_detail", link_id=link.id),
+        ),
+    )
 
 
 @blueprint.route("/links/<int:link_id>/edit", methods=["GET", "POST"])
-def link_edit(link_id: int) -> Page | BaseResponse:
+def link_edit(link_id: int) -> Answer:
     """Change a link; its URL stays the same and past payments keep their snapshot."""
     owner = current_owner()
-    link = _link_or_404(owner, link_id)
-    form_type = form_class("link", LinkForm)
-    if request.method == "POST":
-        form = form_type()
-        saved = _save(owner, form, link)
-        if saved is not None:
-            notice(f"Saved “{saved.name}”.")
-            return redirect(url_for(".link_detail", link_id=saved.id))
-        return _render_form(owner, form, link), UNPROCESSABLE
-    form = form_type(data=_form_data(link))
-    return _render_form(owner, form, link)
-
-
-def _form_data(link: PaymentLink) -> dict[str, Any]:
-    return {
-        "name": link.name,
-        "items": [
-            {
-                "product_id": item.product_id,
-                "quantity": item.quantity,
-                "adjustable": item.adjustable,
-                "min_quantity": item.min_quantity,
-                "max_quantity": item.max_quantity,
-            }
-            for item in link.items
-        ],
-        "require_phone": link.require_phone,
-        "collect_address": link.collect_address,
-        "allow_coupons": link.allow_coupons,
-        "after_payment": "redirect" if link.redirect_url else "confirmation",
-        "redirect_url": link.redirect_url or "",
-        "redirect_target": "new" if link.redirect_new_tab else "same",
-        "brand_color": link.brand_color or "",
-        "logo_url": link.logo_url or "",
-        "button_style": link.button_style
-        or current_app.config["PAYLINKS_BUTTON_STYLE"],
-    }
-
-
-def _item_errors_by_name(form: LinkForm, errors: dict[str, str]) -> dict[str, str]:
-    """Services count items by position; the form's names keep their indexes."""
-    named: dict[str, str] = {}
-    for key, message in errors.items():
-        head, _, rest = key.partition("-")
-        if head == "items" and rest:
-            position, _, field = rest.partition("-")
-            if position.isdigit() and int(position) < len(form.items.entries):
-                key = f"{form.items.entries[int(position)].name}-{field}"
-        named[key] = message
-    return named
-
-
-def _logo_asset(owner: str, form: LinkForm, link: PaymentLink | None) -> int | None:
-    """The logo upload to save with the link (raises InvalidInput on a bad one)."""
-    file = uploaded(form.logo_file.data)
-    if file is not None:
-        return uploads.store_image(owner, file.stream, field="logo_file").id
-    keep = link is not None and link.logo_asset_id is not None
-    if keep and not form.remove_logo.data and not (form.logo_url.data or "").strip():
-        assert link is not None
-        return link.logo_asset_id
-    return None
-
-
-def _save(owner: str, form: LinkForm, link: PaymentLink | None) -> PaymentLink | None:
-    """Check and save the form; ``None`` with the fields marked when it is refused."""
-    valid = form.validate()
-    asset_id: int | None = None
-    try:
-        asset_id = _logo_asset(owner, form, link)
-    except InvalidInput as error:
-        mark_errors(form, error.errors)
-        valid = False
-    data = form.to_data(logo_asset_id=asset_id)
-    errors = link_service.check_link(owner, data, existing=link)
-    if not valid or errors:
-        mark_errors(form, _item_errors_by_name(form, errors))
-        session().rollback()
-        return None
-    try:
-        if link is None:
-            return link_service.create_link(owner, data)
-        return link_service.update_link(owner, link.id, data)
-    except InvalidInput as error:
-        session().rollback()
-        mark_errors(form, _item_errors_by_name(form, error.errors))
-        return None
-
-
-def _render_form(owner: str, form: LinkForm, link: PaymentLink | None) -> str:
-    locale = current_app.config["PAYLINKS_LOCALE"]
-    products = catalog.products_by_id(owner, form.product_ids())
-    prices = {pid: catalog.price_label(p, locale) for pid, p in products.items()}
-    preview_url = (
-        url_for(".link_preview_existing", link_id=link.id)
-        if link is not None
-        else url_for(".link_preview")
+    link = link_service.get_link(owner, link_id)
+    form = form_class("link", LinkForm)()
+    if request.method == "GET":
+        form.fill_from(link)
+    return _link_flow(owner, form, link).run(
+        lambda: link_service.update_link(
+            owner, link.id, form.to_data(), logo=uploaded_stream(form.logo_file.data)
+        ),
+        lambda saved: (
+            f"Saved “{saved.name}”.",
+            url_for(".link_detail", link_id=saved.id),
+        ),
     )
-    return render_template(
-        "paylinks/dashboard/link_form.html",
-        form=form,
-        link=link,
-        products=products,
-        prices=prices,
-        preview_url=preview_url,
-        max_quantity=current_app.config["PAYLINKS_MAX_QUANTITY"],
-        max_items=current_app.config["PAYLINKS_MAX_ITEMS_PER_LINK"],
-        logo_src=logo_url(link) if link is not None else None,
-        default_color=current_app.config["PAYLINKS_BRAND_COLOR"],
-        item_template=LinkItemForm(prefix="items-__i__-"),
-    )
+
+
+def _requested_product(owner: str) -> Product | None:
+    """The active product ``?product=`` names, to start the builder with."""
+    try:
+        product = catalog.get_product(owner, request.args.get("product"))
+    except NotFound:
+        return None
+    return product if product.active else None
+
+
+def _link_flow(owner: str, form: LinkForm, link: PaymentLink | None) -> FormFlow[Any]:
+    def render() -> str:
+        products = catalog.products_by_id(owner, form.product_ids())
+        preview = (
+            url_for(".link_preview_existing", link_id=link.id)
+            if link is not None
+            else url_for(".link_preview")
+        )
+        return render_template(
+            "paylinks/dashboard/link_form.html",
+            form=form,
+            link=link,
+            products=products,
+            prices={
+                pid: catalog.price_label(p, _config("LOCALE"))
+                for pid, p in products.items()
+            },
+            preview_url=preview,
+            max_quantity=_config("MAX_QUANTITY"),
+            max_items=_config("MAX_ITEMS_PER_LINK"),
+            logo_src=logo_url(link) if link is not None else None,
+            default_color=_config("BRAND_COLOR"),
+            item_template=LinkItemForm(prefix="items-__i__-"),
+        )
+
+    return FormFlow(form, render)
 
 
 # -- live preview --------------------------------------------------------------
@@ -273,30 +193,22 @@ def render_preview(link: PaymentLink) -> str:
 
 def _preview(owner: str, link: PaymentLink | None) -> Response:
     form = form_class("link", LinkForm)(meta={"csrf": False})
-    data = form.to_data(logo_asset_id=None)
+    draft = link_service.draft_link(owner, form.to_data(), based_on=link)
     logo = uploaded(form.logo_file.data)
-    replace: dict[str, Any] = {}
     if logo is not None:
-        limit: int = current_app.config["PAYLINKS_LOGO_MAX_BYTES"]
-        content = uploads.read_limited(logo.stream, limit)
-        kind = uploads.image_type(content) if content else None
-        if content and kind:
-            encoded = base64.b64encode(content).decode()
-            replace["logo_url"] = f"data:{kind};base64,{encoded}"
-    elif (
-        link is not None
-        and link.logo_asset_id is not None
-        and not form.remove_logo.data
-        and not data.logo_url
-    ):
-        replace["logo_asset_id"] = link.logo_asset_id
-    if replace:
-        data = LinkData(**{**data.__dict__, **replace})
-    draft = link_service.draft_link(owner, data, based_on=link)
-    html = render_preview(draft)
-    response = Response(html, mimetype="text/html")
+        draft.logo_asset, draft.logo_url = None, _data_url(logo.stream)
+    response = Response(render_preview(draft), mimetype="text/html")
     response.headers["Cache-Control"] = "no-store"
     return response
+
+
+def _data_url(stream: Any) -> str | None:
+    """An uploaded logo as a ``data:`` URL, before it is saved; ``None`` if bad."""
+    try:
+        image = uploads.check_image(stream, field="logo_file")
+    except InvalidInput:
+        return None
+    return f"data:{image.content_type};base64,{base64.b64encode(image.data).decode()}"
 
 
 @blueprint.post("/links/preview")
@@ -309,33 +221,26 @@ def link_preview() -> Response:
 def link_preview_existing(link_id: int) -> Response:
     """The checkout page as the link being edited would show it."""
     owner = current_owner()
-    return _preview(owner, _link_or_404(owner, link_id))
+    return _preview(owner, link_service.get_link(owner, link_id))
 
 
 @blueprint.get("/products/search.json")
 def product_search() -> Response:
     """Active catalogue products matching ``q``, for the link builder's picker."""
     owner = current_owner()
-    locale = current_app.config["PAYLINKS_LOCALE"]
     found = catalog.search_products(owner, request.args.get("q", "")[:200], limit=12)
-    return Response(
-        _json([_product_json(product, locale) for product in found]),
-        mimetype="application/json",
-    )
+    products = [_product_json(product) for product in found]
+    return Response(current_app.json.dumps(products), mimetype="application/json")
 
 
-def _product_json(product: Product, locale: str) -> dict[str, Any]:
+def _product_json(product: Product) -> dict[str, Any]:
     return {
         "id": product.id,
         "name": product.name,
-        "price": catalog.price_label(product, locale),
+        "price": catalog.price_label(product, _config("LOCALE")),
         "kind": product.kind,
         "currency": product.currency,
     }
-
-
-def _json(value: Any) -> str:
-    return current_app.json.dumps(value)
 
 
 # -- one link ------------------------------------------------------------------
@@ -345,45 +250,46 @@ def _json(value: Any) -> str:
 def link_detail(link_id: int) -> str:
     """One link: its URL and QR code, its settings, and its payments."""
     owner = current_owner()
-    link = _link_or_404(owner, link_id)
-    locale = current_app.config["PAYLINKS_LOCALE"]
-    payments = payment_history.link_payments(
-        owner,
-        link,
-        after=request.args.get("after"),
-        before=request.args.get("before"),
-        per_page=_per_page(),
-        count=False,
+    link = link_service.get_link(owner, link_id)
+    found = payment_history.link_payments(
+        owner, link, per_page=_config("PAGE_SIZE"), count=False, **_cursor()
     )
-    contact_url = current_app.extensions["paylinks"].contact_url
     return render_template(
         "paylinks/dashboard/link_detail.html",
-        link=link,
-        url=link_service.public_url(link),
-        price=link_service.price_summary(link, locale),
-        status=link_service.status_label(link),
-        source=link_service.SOURCE_LABELS.get(link.source, link.source),  # type: ignore[call-overload]
-        logo_src=logo_url(link),
-        payments=payments,
+        **_link_context(link),
+        payments=found,
         totals=payment_history.state_totals(owner, link),
-        contact_url=contact_url,
-        action=ActionForm(),
-        interval_label=catalog.interval_label,
-        price_label=lambda product: catalog.price_label(product, locale),
     )
+
+
+def _link_context(link: PaymentLink) -> dict[str, Any]:
+    """What the detail page shows of *link* besides its payments."""
+    locale = _config("LOCALE")
+    return {
+        "link": link,
+        "url": public_url(link),
+        "price": presenters.price_summary(link, locale),
+        "status": presenters.status_label(link),
+        "source": presenters.source_label(link),
+        "logo_src": logo_url(link),
+        "contact_url": current_app.extensions["paylinks"].contact_url,
+        "action": ActionForm(),
+        "interval_label": catalog.interval_label,
+        "price_label": lambda product: catalog.price_label(product, locale),
+    }
 
 
 @blueprint.get("/links/<int:link_id>/payments.csv")
 def link_payments_csv(link_id: int) -> Response:
     """Every payment of the link as a CSV file, streamed."""
     owner = current_owner()
-    link = _link_or_404(owner, link_id)
-    filename = f"payments-{link.id}.csv"
+    link = link_service.get_link(owner, link_id)
     response = Response(
         stream_with_context(payment_history.payments_csv(owner, link)),
         mimetype="text/csv",
     )
-    response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
+    disposition = f'attachment; filename="payments-{link.id}.csv"'
+    response.headers["Content-Disposition"] = disposition
     response.headers["Cache-Control"] = "no-store"
     return response
 
@@ -401,9 +307,8 @@ def link_qr_svg(link_id: int) -> Response:
 
 
 def _qr(link_id: int, kind: str) -> Response:
-    owner = current_owner()
-    link = _link_or_404(owner, link_id)
-    url = link_service.public_url(link)
+    link = link_service.get_link(current_owner(), link_id)
+    url = public_url(link)
     if kind == "png":
         response = Response(qr.qr_png(url), mimetype="image/png")
     else:
@@ -422,10 +327,9 @@ def _qr(link_id: int, kind: str) -> Response:
 
 def _set_link_active(link_id: int, active: bool, message: str) -> BaseResponse:
     owner = current_owner()
-    _link_or_404(owner, link_id)
+    link_service.get_link(owner, link_id)  # a missing link is a 404 before a 400
     require_action()
     link = link_service.set_link_active(owner, link_id, active)
-    assert link is not None
     notice(message.format(name=link.name))
     return back(".index")
 
@@ -447,10 +351,10 @@ def link_activate(link_id: int) -> BaseResponse:
 
 
 @blueprint.route("/links/<int:link_id>/delete", methods=["GET", "POST"])
-def link_delete(link_id: int) -> Page | BaseResponse:
+def link_delete(link_id: int) -> Answer:
     """Ask, then delete the link; its payments are kept."""
     owner = current_owner()
-    link = _link_or_404(owner, link_id)
+    link = link_service.get_link(owner, link_id)
     if request.method == "GET":
         return render_template(
             "paylinks/dashboard/link_delete.html",
@@ -477,7 +381,7 @@ def _contact_changes(payment_id: int, apply: bool) -> BaseResponse:
         payment = payments.dismiss_contact_changes(owner, payment_id)
         message = "Kept the contact's details as they were."
     if payment is None:
-        abort(404)
+        raise NotFound(f"No payment {payment_id} of this owner.")
     notice(message)
     if payment.link_id is None:
         return back(".index")

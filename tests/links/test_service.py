@@ -1,4 +1,4 @@
-"""The services behind the dashboard: links, the table query, catalogue, coupons."""
+"""The payment link services: saving, the preview's draft, the table query."""
 
 from __future__ import annotations
 
@@ -9,22 +9,11 @@ import pytest
 from sqlalchemy import func, select
 
 from flask_paylinks import signals
-from flask_paylinks.catalog.service import (
-    ProductData,
-    archive_product,
-    links_using,
-    update_product,
-)
-from flask_paylinks.core.errors import InvalidInput
-from flask_paylinks.coupons.service import (
-    CouponData,
-    create_coupon,
-    discount_label,
-    duration_label,
-    find_by_code,
-)
-from flask_paylinks.db.models import LinkItem, Payment, PaymentLink, utcnow
+from flask_paylinks.catalog.service import archive_product
+from flask_paylinks.core.errors import InvalidInput, NotFound
+from flask_paylinks.db.models import Asset, LinkItem, Payment, PaymentLink, utcnow
 from flask_paylinks.db.session import session
+from flask_paylinks.links.presenters import price_summary
 from flask_paylinks.links.service import (
     ItemData,
     LinkData,
@@ -32,21 +21,21 @@ from flask_paylinks.links.service import (
     create_link,
     delete_link,
     draft_link,
+    get_link,
     link_table,
-    price_summary,
-    public_url,
     set_link_active,
     update_link,
 )
+from flask_paylinks.web.urls import public_url
 
-from .conftest import OWNER_A, OWNER_B, days_ago, make_link, make_payment, make_product
-
-
-@pytest.fixture
-def ctx(app: Any) -> Any:
-    with app.test_request_context():
-        yield app
-
+from ..dashboard.conftest import (
+    OWNER_A,
+    OWNER_B,
+    days_ago,
+    make_link,
+    make_payment,
+    make_product,
+)
 
 # -- price summary -------------------------------------------------------------
 
@@ -178,7 +167,8 @@ def test_deactivate_activate_and_delete_fire_their_signals(ctx: Any) -> None:
     assert session().get(PaymentLink, link.id).deleted_at is not None  # type: ignore[union-attr]
     assert session().get(Payment, payment.id).link_id == link.id  # type: ignore[union-attr]
     # A deleted link is gone for its owner.
-    assert set_link_active(OWNER_A, link.id, True) is None
+    with pytest.raises(NotFound):
+        set_link_active(OWNER_A, link.id, True)
 
 
 def test_services_refuse_other_owners_products(ctx: Any) -> None:
@@ -219,7 +209,8 @@ def test_draft_link_is_never_saved(ctx: Any) -> None:
         ),
     )
     assert [item.product for item in draft.items] == [course]
-    assert draft.items[0].quantity == 999
+    # A quantity over the cap breaks a rule: the preview shows the default.
+    assert draft.items[0].quantity == 1
     assert draft.brand_color is None
     assert draft.redirect_url is None
     assert draft.id is None
@@ -227,6 +218,90 @@ def test_draft_link_is_never_saved(ctx: Any) -> None:
     assert draft not in session()
     assert session().scalar(select(func.count()).select_from(PaymentLink)) == before
     assert session().scalar(select(func.count()).select_from(LinkItem)) == 0
+
+
+def test_draft_keeps_what_keeps_the_rules_and_drops_the_rest(ctx: Any) -> None:
+    course = make_product(OWNER_A)
+    draft = draft_link(
+        OWNER_A,
+        LinkData(
+            name="Spring",
+            items=[
+                ItemData(course.id, adjustable=True, min_quantity=5, max_quantity=2),
+            ],
+            brand_color="#0a7d5a",
+            redirect_url="https://example.com/thanks",
+            logo_url="http://insecure.example/logo.png",
+            button_style="wobbly",
+        ),
+    )
+    assert draft.name == "Spring"
+    assert draft.brand_color == "#0A7D5A"
+    assert draft.redirect_url == "https://example.com/thanks"
+    assert draft.logo_url is None
+    assert draft.button_style is None
+    # min > max: the minimum is the value at fault, so it falls back to 1.
+    item = draft.items[0]
+    assert (item.adjustable, item.min_quantity, item.max_quantity) == (True, 1, 2)
+
+
+def test_a_refused_link_writes_nothing_not_even_its_logo(ctx: Any) -> None:
+    import io
+
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (4, 4)).save(buffer, "PNG")
+    with pytest.raises(InvalidInput) as error:
+        create_link(
+            OWNER_A,
+            LinkData(name="", items=[ItemData(make_product(OWNER_A).id)]),
+            logo=io.BytesIO(buffer.getvalue()),
+        )
+    assert error.value.errors == {"name": "Enter a name."}
+    session().rollback()
+    assert session().scalar(select(func.count()).select_from(Asset)) == 0
+    assert session().scalar(select(func.count()).select_from(PaymentLink)) == 0
+
+
+def test_a_bad_logo_is_named_with_the_other_problems(ctx: Any) -> None:
+    import io
+
+    with pytest.raises(InvalidInput) as error:
+        create_link(
+            OWNER_A,
+            LinkData(name="x", items=[]),
+            logo=io.BytesIO(b"not an image"),
+        )
+    assert set(error.value.errors) == {"items", "logo_file"}
+
+
+def test_a_redirect_needs_an_address(ctx: Any) -> None:
+    course = make_product(OWNER_A)
+    with pytest.raises(InvalidInput) as error:
+        create_link(
+            OWNER_A, LinkData(name="x", items=[ItemData(course.id)], redirect_url="")
+        )
+    assert error.value.errors == {
+        "redirect_url": "Enter the address to send customers to."
+    }
+
+
+def test_another_owners_or_a_deleted_link_is_not_found(ctx: Any) -> None:
+    theirs = make_link(OWNER_B)
+    mine = make_link(OWNER_A)
+    course = make_product(OWNER_A)
+    with pytest.raises(NotFound):
+        get_link(OWNER_A, theirs.id)
+    with pytest.raises(NotFound):
+        update_link(OWNER_A, theirs.id, LinkData(name="x", items=[ItemData(course.id)]))
+    with pytest.raises(NotFound):
+        delete_link(OWNER_A, theirs.id)
+    delete_link(OWNER_A, mine.id)
+    with pytest.raises(NotFound):
+        get_link(OWNER_A, mine.id)
+    with pytest.raises(NotFound):
+        get_link(OWNER_A, "not a number")
 
 
 # -- the table query -----------------------------------------------------------
@@ -331,88 +406,3 @@ def test_status_source_and_date_filters(ctx: Any) -> None:
         created_from=today - timedelta(days=5), created_to=today - timedelta(days=3)
     ) == ["lapsed", "off"]
     assert names(created_from=date(2000, 1, 1), created_to=date(2000, 1, 2)) == []
-
-
-# -- catalogue -----------------------------------------------------------------
-
-
-def test_archiving_a_product_keeps_links_and_payments(ctx: Any) -> None:
-    course = make_product(OWNER_A, name="Course")
-    first = make_link(OWNER_A, [course], name="First")
-    second = make_link(OWNER_A, [course, make_product(OWNER_A)], name="Second")
-    make_link(OWNER_A, name="Unrelated")
-    payment = make_payment(OWNER_A, first, snapshot={"items": [{"name": "Course"}]})
-    assert {link.name for link in links_using(OWNER_A, course.id)} == {
-        "First",
-        "Second",
-    }
-    archive_product(OWNER_A, course.id)
-    session().expire_all()
-    assert (
-        next(i.product_id for i in session().get(PaymentLink, second.id).items)
-        == course.id
-    )  # type: ignore[union-attr]
-    assert session().get(Payment, payment.id).snapshot == {
-        "items": [{"name": "Course"}]
-    }  # type: ignore[union-attr]
-    assert links_using(OWNER_B, course.id) == []
-
-
-def test_a_used_product_cannot_change_currency(ctx: Any) -> None:
-    course = make_product(OWNER_A)
-    make_link(OWNER_A, [course])
-    with pytest.raises(InvalidInput) as error:
-        update_product(
-            OWNER_A,
-            course.id,
-            ProductData(name="Course", unit_amount=1000, currency="EUR"),
-        )
-    assert "1 link uses this product" in error.value.errors["currency"]
-
-
-# -- coupons -------------------------------------------------------------------
-
-
-def test_coupon_codes_are_unique_per_owner_in_any_case(ctx: Any) -> None:
-    create_coupon(OWNER_A, CouponData(code="Summer", percent_off_bp=1250))
-    with pytest.raises(InvalidInput) as error:
-        create_coupon(OWNER_A, CouponData(code="SUMMER", percent_off_bp=500))
-    assert "code" in error.value.errors
-    create_coupon(OWNER_B, CouponData(code="summer", amount_off=500, currency="USD"))
-    found = find_by_code(OWNER_A, " summer ")
-    assert found is not None
-    assert found.code == "Summer"
-    assert discount_label(found) == "12.5% off"
-    theirs = find_by_code(OWNER_B, "SUMMER")
-    assert theirs is not None
-    assert discount_label(theirs) == "$5.00 off"
-    assert duration_label(theirs) == "Once"
-
-
-def test_coupon_limited_to_products_of_its_owner(ctx: Any) -> None:
-    mine = make_product(OWNER_A)
-    theirs = make_product(OWNER_B)
-    with pytest.raises(InvalidInput) as error:
-        create_coupon(
-            OWNER_A,
-            CouponData(
-                code="ONLYMINE",
-                percent_off_bp=1000,
-                applies_to_all=False,
-                product_ids=[mine.id, theirs.id],
-            ),
-        )
-    assert error.value.errors == {"products": "Choose products from your catalogue."}
-    coupon = create_coupon(
-        OWNER_A,
-        CouponData(
-            code="ONLYMINE",
-            percent_off_bp=1000,
-            applies_to_all=False,
-            product_ids=[mine.id],
-            duration="repeating",
-            duration_in_months=3,
-        ),
-    )
-    assert coupon.product_ids == {mine.id}
-    assert duration_label(coupon) == "For 3 months"
