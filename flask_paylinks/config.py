@@ -350,6 +350,14 @@ def _dashboard_headers(config: Mapping[str, Any]) -> None:
 
 def validate(config: Mapping[str, Any], *, debug: bool, testing: bool) -> None:
     """Raise :class:`ConfigError` naming the key of the first bad setting."""
+    _check_urls(config)
+    _check_providers(config, debug=debug, testing=testing)
+    _check_presentation(config)
+    _check_limits(config)
+    _dashboard_headers(config)
+
+
+def _check_urls(config: Mapping[str, Any]) -> None:
     for key in (
         "PAYLINKS_DASHBOARD_PREFIX",
         "PAYLINKS_CHECKOUT_PREFIX",
@@ -357,7 +365,18 @@ def validate(config: Mapping[str, Any], *, debug: bool, testing: bool) -> None:
         "PAYLINKS_API_PREFIX",
     ):
         _prefix(config, key)
+    public_url = config.get("PAYLINKS_PUBLIC_URL")
+    if public_url is not None and (
+        not isinstance(public_url, str)
+        or not re.fullmatch(r"https?://[^/\s]+", public_url)
+    ):
+        raise ConfigError(
+            f"PAYLINKS_PUBLIC_URL={public_url!r} must be a scheme and host only, "
+            "e.g. 'https://crm.example.com'."
+        )
 
+
+def _check_providers(config: Mapping[str, Any], *, debug: bool, testing: bool) -> None:
     _one_of(config, "PAYLINKS_GATEWAY", GATEWAYS)
     if config["PAYLINKS_GATEWAY"] == "sandbox":
         if not (debug or testing or config.get("PAYLINKS_ALLOW_SANDBOX")):
@@ -384,6 +403,8 @@ def validate(config: Mapping[str, Any], *, debug: bool, testing: bool) -> None:
             _require(config, key, "with PAYLINKS_SMS_BACKEND='vonage'")
     _one_of(config, "PAYLINKS_EMAIL_BACKEND", EMAIL_BACKENDS)
 
+
+def _check_presentation(config: Mapping[str, Any]) -> None:
     _one_of(config, "PAYLINKS_BUTTON_STYLE", BUTTON_STYLES)
     color = config.get("PAYLINKS_BRAND_COLOR")
     if not isinstance(color, str) or not is_hex_color(color):
@@ -417,6 +438,8 @@ def validate(config: Mapping[str, Any], *, debug: bool, testing: bool) -> None:
             f"PAYLINKS_PHONE_REGION={region!r} must be a two-letter region, e.g. 'US'."
         )
 
+
+def _check_limits(config: Mapping[str, Any]) -> None:
     for key in (
         "PAYLINKS_PAGE_SIZE",
         "PAYLINKS_MAX_QUANTITY",
@@ -432,15 +455,3 @@ def validate(config: Mapping[str, Any], *, debug: bool, testing: bool) -> None:
         _positive_int(config, key)
     if config.get("PAYLINKS_MAX_CONTENT_LENGTH") is not None:
         _positive_int(config, "PAYLINKS_MAX_CONTENT_LENGTH")
-
-    _dashboard_headers(config)
-
-    public_url = config.get("PAYLINKS_PUBLIC_URL")
-    if public_url is not None and (
-        not isinstance(public_url, str)
-        or not re.fullmatch(r"https?://[^/\s]+", public_url)
-    ):
-        raise ConfigError(
-            f"PAYLINKS_PUBLIC_URL={public_url!r} must be a scheme and host only, "
-            "e.g. 'https://crm.example.com'."
-        )
