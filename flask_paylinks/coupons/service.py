@@ -63,74 +63,96 @@ def coupon_problems(
 ) -> dict[str, str]:
     """What breaks the rules in *data*, by form field; empty when it can be saved."""
     errors: dict[str, str] = {}
+    for rule in (_code_rule, _discount_rule, _window_rule, _limit_rule, _scope_rule):
+        for name, message in rule(owner, data, coupon).items():
+            errors.setdefault(name, message)
+    return errors
+
+
+def _code_rule(owner: str, data: CouponData, coupon: Coupon | None) -> dict[str, str]:
     code = data.code.strip()
     if not code:
-        errors["code"] = "Enter a code."
-    elif not CODE.match(code):
-        errors["code"] = (
-            "Use 3 to 64 letters, digits, dashes or underscores, starting with a "
-            "letter or digit."
-        )
-    else:
-        clash = session().scalar(
-            owned(Coupon, owner)
-            .where(Coupon.code_key == normalise_code(code))
-            .with_only_columns(Coupon.id)
-        )
-        if clash is not None and (coupon is None or clash != coupon.id):
-            errors["code"] = "You already have a coupon with this code."
+        return {"code": "Enter a code."}
+    if not CODE.match(code):
+        return {
+            "code": "Use 3 to 64 letters, digits, dashes or underscores, starting "
+            "with a letter or digit."
+        }
+    clash = session().scalar(
+        owned(Coupon, owner)
+        .where(Coupon.code_key == normalise_code(code))
+        .with_only_columns(Coupon.id)
+    )
+    if clash is not None and (coupon is None or clash != coupon.id):
+        return {"code": "You already have a coupon with this code."}
+    return {}
 
+
+def _discount_rule(_owner: str, data: CouponData, _c: Coupon | None) -> dict[str, str]:
     if (data.percent_off_bp is None) == (data.amount_off is None):
-        errors["percent_off"] = "Enter a percentage or an amount off."
-    elif data.percent_off_bp is not None:
+        return {"percent_off": "Enter a percentage or an amount off."}
+    if data.percent_off_bp is not None:
         if data.percent_off_bp <= 0:
-            errors["percent_off"] = "Enter a percentage above zero."
-        elif data.percent_off_bp > 10_000:
-            errors["percent_off"] = "A discount can be 100 % at most."
-    elif data.amount_off is not None:
-        if data.amount_off < 0:
-            errors["amount_off"] = "An amount off cannot be negative."
-        elif data.amount_off == 0:
-            errors["amount_off"] = "Enter an amount above zero."
-        elif data.amount_off > MAX_AMOUNT_OFF:
-            errors["amount_off"] = "This amount is too high."
-        if not data.currency or not is_currency(data.currency):
-            errors["currency"] = "Choose the currency of the amount off."
+            return {"percent_off": "Enter a percentage above zero."}
+        if data.percent_off_bp > 10_000:
+            return {"percent_off": "A discount can be 100 % at most."}
+        return {}
+    errors: dict[str, str] = {}
+    amount = data.amount_off or 0
+    if amount < 0:
+        errors["amount_off"] = "An amount off cannot be negative."
+    elif amount == 0:
+        errors["amount_off"] = "Enter an amount above zero."
+    elif amount > MAX_AMOUNT_OFF:
+        errors["amount_off"] = "This amount is too high."
+    if not data.currency or not is_currency(data.currency):
+        errors["currency"] = "Choose the currency of the amount off."
+    return errors
 
-    window = (("valid_from", data.valid_from), ("valid_until", data.valid_until))
-    for name, moment in window:
+
+def _window_rule(_owner: str, data: CouponData, _c: Coupon | None) -> dict[str, str]:
+    errors: dict[str, str] = {}
+    for name, moment in (
+        ("valid_from", data.valid_from),
+        ("valid_until", data.valid_until),
+    ):
         if moment is not None and not FIRST_YEAR <= moment.year <= LAST_YEAR + 1:
             errors[name] = (
                 f"Choose a date between {FIRST_YEAR}-01-01 and {LAST_YEAR}-12-31."
             )
-    if (
-        data.valid_from
-        and data.valid_until
-        and data.valid_until <= data.valid_from
-        and "valid_until" not in errors
-    ):
+    start, end = data.valid_from, data.valid_until
+    if start and end and end <= start and "valid_until" not in errors:
         errors["valid_until"] = "The end date cannot be before the start date."
+    return errors
 
-    if data.max_redemptions is not None:
-        if data.max_redemptions < 1:
-            errors["max_redemptions"] = "Allow at least 1 redemption, or leave empty."
-        elif data.max_redemptions > INT32_MAX:
-            errors["max_redemptions"] = (
-                f"Allow {INT32_MAX:,} redemptions at most, or leave empty."
-            )
-        elif coupon is not None and data.max_redemptions < coupon.times_redeemed:
-            errors["max_redemptions"] = (
-                f"This coupon was already redeemed {coupon.times_redeemed} times."
-            )
 
+def _limit_rule(_owner: str, data: CouponData, coupon: Coupon | None) -> dict[str, str]:
+    limit = data.max_redemptions
+    if limit is None:
+        return {}
+    if limit < 1:
+        return {"max_redemptions": "Allow at least 1 redemption, or leave empty."}
+    if limit > INT32_MAX:
+        return {
+            "max_redemptions": f"Allow {INT32_MAX:,} redemptions at most, "
+            "or leave empty."
+        }
+    if coupon is not None and limit < coupon.times_redeemed:
+        return {
+            "max_redemptions": "This coupon was already redeemed "
+            f"{coupon.times_redeemed} times."
+        }
+    return {}
+
+
+def _scope_rule(owner: str, data: CouponData, _c: Coupon | None) -> dict[str, str]:
+    errors: dict[str, str] = {}
     if not data.applies_to_all:
         wanted = set(data.product_ids)
-        found = products_by_id(owner, list(wanted))
         if not wanted:
             errors["products"] = "Choose at least one product, or apply it to all."
-        elif set(found) != wanted:
+        elif set(products_by_id(owner, list(wanted))) != wanted:
             errors["products"] = "Choose products from your catalogue."
-
     if data.duration not in set(CouponDuration):
         errors["duration"] = "Choose how long the discount lasts."
     elif data.duration == CouponDuration.REPEATING:
