@@ -106,14 +106,6 @@ class Gateway(Protocol):
     def start_payment(self, request: PaymentRequest) -> StartedPayment:
         """Create the payment; the same idempotency key gives the same payment."""
 
-    def parse_webhook(
-        self, body: bytes, headers: Mapping[str, str]
-    ) -> PaymentUpdate | None:
-        """Verify and read a webhook; ``None`` for events not about a payment."""
-
-    def refund(self, gateway_payment_id: str, amount: int) -> PaymentUpdate:
-        """Refund *amount* minor units of a succeeded payment."""
-
     def payment_fields(self, formdata: Any = None) -> PaymentFields | None:
         """The fields our page shows for the payment step, read from *formdata*.
 

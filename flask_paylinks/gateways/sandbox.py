@@ -202,19 +202,3 @@ class SandboxGateway:
     ) -> PaymentUpdate:
         """Charge the test card typed in :meth:`payment_fields`."""
         return self.charge(started.gateway_payment_id, str(fields.get("number") or ""))
-
-    def parse_webhook(
-        self, body: bytes, headers: Mapping[str, str]
-    ) -> PaymentUpdate | None:
-        """The sandbox sends no webhooks: its outcomes come from :meth:`charge`."""
-        return None
-
-    def refund(self, gateway_payment_id: str, amount: int) -> PaymentUpdate:
-        """Refunds always succeed in the sandbox."""
-        return PaymentUpdate(
-            event_id=f"sbx_evt_refund_{gateway_payment_id}",
-            type="charge.refunded",
-            gateway_payment_id=gateway_payment_id,
-            outcome=Outcome.REFUNDED,
-            payload={"amount": amount},
-        )

@@ -11,19 +11,9 @@ from typing import Any
 
 from flask_paylinks.gateways.base import (
     GatewayError,
-    Outcome,
     PaymentRequest,
-    PaymentUpdate,
     StartedPayment,
 )
-
-#: Stripe event types that settle a payment, and what they mean.
-EVENT_OUTCOMES = {
-    "payment_intent.succeeded": Outcome.SUCCEEDED,
-    "payment_intent.payment_failed": Outcome.FAILED,
-    "payment_intent.canceled": Outcome.FAILED,
-    "charge.refunded": Outcome.REFUNDED,
-}
 
 
 class StripeGateway:
@@ -88,47 +78,3 @@ class StripeGateway:
     def confirm(self, started: StartedPayment, fields: Mapping[str, Any]) -> None:
         """The browser confirms with Stripe; the outcome comes by webhook."""
         return
-
-    def parse_webhook(
-        self, body: bytes, headers: Mapping[str, str]
-    ) -> PaymentUpdate | None:
-        """Verify the signature and read a payment event; others give ``None``."""
-        if not self.webhook_secret:
-            raise GatewayError("PAYLINKS_STRIPE_WEBHOOK_SECRET is not set.")
-        try:
-            event = self._stripe.Webhook.construct_event(
-                body, headers.get("Stripe-Signature"), self.webhook_secret
-            )
-        except (ValueError, self._stripe.SignatureVerificationError) as error:
-            raise GatewayError(f"Stripe webhook refused: {error}") from error
-        outcome = EVENT_OUTCOMES.get(str(event["type"]))
-        if outcome is None:
-            return None
-        obj = event["data"]["object"]
-        intent_id = obj["payment_intent"] if outcome is Outcome.REFUNDED else obj["id"]
-        last_error = obj.get("last_payment_error") or {}
-        return PaymentUpdate(
-            event_id=str(event["id"]),
-            type=str(event["type"]),
-            gateway_payment_id=str(intent_id),
-            outcome=outcome,
-            failure_code=last_error.get("decline_code") or last_error.get("code"),
-            failure_message=last_error.get("message"),
-            payload=event.to_dict(),
-        )
-
-    def refund(self, gateway_payment_id: str, amount: int) -> PaymentUpdate:
-        """Refund *amount* of the PaymentIntent; the webhook confirms it later."""
-        try:
-            refund = self.client.v1.refunds.create(
-                params={"payment_intent": gateway_payment_id, "amount": amount}
-            )
-        except self._stripe.StripeError as error:
-            raise GatewayError(str(error.user_message or error)) from error
-        return PaymentUpdate(
-            event_id=f"refund:{refund.id}",
-            type="refund.created",
-            gateway_payment_id=gateway_payment_id,
-            outcome=Outcome.REFUNDED,
-            payload={"refund": str(refund.id), "amount": amount},
-        )
