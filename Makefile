@@ -46,10 +46,10 @@ bench-followups:  ## follow-ups/s and backlog: 40 payers for 60 s, RQ (2 workers
 lighthouse:  ## Lighthouse (mobile) on the demo checkout; needs `npm install lighthouse` in $$LIGHTHOUSE_DIR (default /tmp/lh)
 	benchmarks/lighthouse.sh
 
-mutation:  ## mutation score of core/money.py and core/pricing.py against tests/core (mutmut; ~5 min on one core)
+mutation:  ## mutation score of core/money.py and core/pricing.py against tests/core (mutmut; 2-5 min on one core)
 	@scripts/bootstrap.sh
-	rm -rf mutants
-	$(VENV)/mutmut run --max-children 1 >/dev/null
+	rm -rf mutants && mkdir mutants
+	$(VENV)/mutmut run --max-children 1 >mutants/run.log 2>&1 || { tail -n 30 mutants/run.log; exit 1; }
 	@$(VENV)/mutmut results --all true | awk -v min=$(MUTATION_MIN) ' \
 	    { line = $$0; sub(/^[ \t]+/, "", line); at = index(line, ": "); if (!at) next; \
 	      name = substr(line, 1, at - 1); status = substr(line, at + 2); \
