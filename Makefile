@@ -1,10 +1,11 @@
 # One command for the demo, one for the tests; both set up from nothing.
-.PHONY: demo test lint typing docs bench bench-followups lighthouse clean
+.PHONY: demo test lint typing docs bench bench-followups lighthouse mutation clean
 
 VENV := .venv/bin
 export FLASK_APP := example_app
 HOST ?= 127.0.0.1
 PORT ?= 5000
+MUTATION_MIN ?= 90
 
 demo:  ## set up, create and seed the example CRM, serve it on http://$(HOST):$(PORT)
 	@scripts/bootstrap.sh
@@ -45,5 +46,21 @@ bench-followups:  ## follow-ups/s and backlog: 40 payers for 60 s, RQ (2 workers
 lighthouse:  ## Lighthouse (mobile) on the demo checkout; needs `npm install lighthouse` in $$LIGHTHOUSE_DIR (default /tmp/lh)
 	benchmarks/lighthouse.sh
 
+mutation:  ## mutation score of core/money.py and core/pricing.py against tests/core (mutmut; 2-5 min on one core)
+	@scripts/bootstrap.sh
+	rm -rf mutants && mkdir mutants
+	$(VENV)/mutmut run --max-children 1 >mutants/run.log 2>&1 || { tail -n 30 mutants/run.log; exit 1; }
+	@$(VENV)/mutmut results --all true | awk -v min=$(MUTATION_MIN) ' \
+	    { line = $$0; sub(/^[ \t]+/, "", line); at = index(line, ": "); if (!at) next; \
+	      name = substr(line, 1, at - 1); status = substr(line, at + 2); \
+	      file = name; sub(/\.x.*$$/, "", file); \
+	      if (status == "skipped") next; total[file]++; \
+	      if (status == "killed" || status == "timeout" || status == "caught by type check") killed[file]++; \
+	      else if (status == "no tests") untested[file]++; else survived[file]++ } \
+	    END { low = 0; for (f in total) { score = 100 * killed[f] / total[f]; if (score < min) low = 1; \
+	      printf "%-28s %5.1f %%  killed %d of %d (survived %d, no tests %d)\n", \
+	        f, score, killed[f], total[f], survived[f] + 0, untested[f] + 0 }; \
+	      if (low) { printf "below %s %%: mutmut results; mutmut show <name>\n", min; exit 1 } }'
+
 clean:
-	rm -rf .venv build dist *.egg-info docs/_build .pytest_cache .mypy_cache .ruff_cache artifacts
+	rm -rf .venv build dist *.egg-info docs/_build .pytest_cache .mypy_cache .ruff_cache artifacts mutants

@@ -1,0 +1,1 @@
+"""Fast tests of the money core: no Flask app, no database."""
