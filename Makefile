@@ -1,5 +1,5 @@
 # One command for the demo, one for the tests; both set up from nothing.
-.PHONY: demo test lint typing docs bench bench-followups lighthouse mutation clean
+.PHONY: demo test lint typing layers docs bench bench-followups lighthouse mutation clean
 
 VENV := .venv/bin
 export FLASK_APP := example_app
@@ -23,6 +23,7 @@ test:  ## set up (PostgreSQL, Redis, Chromium, .venv) and run every check and te
 	$(VENV)/ruff check .
 	$(VENV)/ruff format --check .
 	$(VENV)/mypy
+	$(VENV)/lint-imports
 	$(VENV)/sphinx-build -q -W -b html docs docs/_build/html
 	$(VENV)/pytest -m "not faults"
 	$(VENV)/pytest --db=postgresql -m "not browser"
@@ -33,6 +34,9 @@ lint:
 
 typing:
 	$(VENV)/mypy
+
+layers:  ## the import-linter contracts (see docs/architecture.rst)
+	$(VENV)/lint-imports
 
 docs:
 	$(VENV)/sphinx-build -W -b html docs docs/_build/html
