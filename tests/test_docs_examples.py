@@ -12,8 +12,8 @@ import pytest
 from flask_login import FlaskLoginClient
 
 from flask_paylinks.db import migrate
-from flask_paylinks.db.models import LinkItem, PaymentLink, Product
-from flask_paylinks.links.service import new_slug
+
+from .factories import make_link
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -67,18 +67,8 @@ def test_the_documented_app_runs(
             crm.db.session.add(account)
             crm.db.session.flush()
             user = crm.User(account_id=account.id)
-            product = Product(
-                owner_id=str(account.id), name="Class", unit_amount=2500, currency="USD"
-            )
-            link = PaymentLink(
-                owner_id=str(account.id), slug=new_slug(), name="Spring", currency="USD"
-            )
-            link.items.append(
-                LinkItem(owner_id=str(account.id), product=product, position=0)
-            )
-            crm.db.session.add_all([user, link])
-            crm.db.session.commit()
-            slug = link.slug
+            crm.db.session.add(user)
+            slug = make_link(str(account.id)).slug
             user_id = user.id
         anonymous = app.test_client()
         # An anonymous visitor is sent to the login page, not shown a 500 ...

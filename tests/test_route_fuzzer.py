@@ -43,13 +43,8 @@ from flask_paylinks.web.dashboard.forms import (
     ProductForm,
 )
 
-from .dashboard.conftest import (
-    RequestPerContextClient,
-    make_coupon,
-    make_link,
-    make_payment,
-    make_product,
-)
+from .dashboard.conftest import RequestPerContextClient
+from .factories import make_coupon, make_link, make_payment, make_product
 from .hosts import crm_a
 
 #: Examples per (route, method): 2 users x ~29 rules x methods x this.

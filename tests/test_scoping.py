@@ -8,10 +8,10 @@ import pytest
 from flask import Flask
 from sqlalchemy import select, text
 
-from flask_paylinks.db.models import Coupon, Payment, metadata
+from flask_paylinks.db.models import Payment, metadata
 from flask_paylinks.db.session import session
 
-from .factories import make_link, make_product
+from .factories import make_coupon, make_link, make_payment, make_product
 from .hosts import crm_a
 
 
@@ -29,23 +29,9 @@ def _users(app: Flask) -> None:
 def _objects_of_owner_b() -> dict[str, int]:
     """One object of every kind for owner 2; route argument name -> id."""
     product = make_product("2")
-    link = make_link("2", product)
-    coupon = Coupon(owner_id="2", code="SAVE", code_key="SAVE", percent_off_bp=1000)
-    session().add(coupon)
-    session().flush()
-    payment = Payment(
-        owner_id="2",
-        reference="PL-TESTB001",
-        link_id=link.id,
-        currency="USD",
-        amount_subtotal=4900,
-        amount_total=4900,
-        snapshot={},
-        gateway="sandbox",
-        idempotency_key="b-1",
-    )
-    session().add(payment)
-    session().commit()
+    link = make_link("2", [product])
+    coupon = make_coupon("2")
+    payment = make_payment("2", link)
     return {
         "link_id": link.id,
         "product_id": product.id,

@@ -23,7 +23,8 @@ from flask_paylinks.core.errors import InvalidInput, NotFound
 from flask_paylinks.db.models import Asset, Payment, PaymentLink, Product
 from flask_paylinks.db.session import session
 
-from ..dashboard.conftest import OWNER_A, OWNER_B, make_link, make_payment, make_product
+from ..dashboard.conftest import OWNER_A, OWNER_B
+from ..factories import make_link, make_payment, make_product
 
 
 def _png() -> bytes:

@@ -2,54 +2,48 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from html.parser import HTMLParser
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
 from flask_paylinks import signals
-from flask_paylinks.db.models import (
-    Coupon,
-    CouponProduct,
-    LinkItem,
-    Payment,
-    PaymentLink,
-    Product,
-)
-from flask_paylinks.links.service import new_slug
+from flask_paylinks.db.models import Coupon, Payment, PaymentLink, Product
+from flask_paylinks.db.session import session
 
+from ..factories import make_coupon, make_link, make_product
 from ..hosts import crm_a
 
 OWNER = "1"
 OTHER_OWNER = "2"
+RowT = TypeVar("RowT")
+
+
+def _detached(row: RowT) -> RowT:
+    """*row* loaded again and taken out of the session, readable after it closes."""
+    session().refresh(row)
+    session().expunge(row)
+    return row
 
 
 @dataclass
 class Shop:
-    """Helpers that store rows for the checkout tests on one host app."""
+    """The row factories of :mod:`tests.factories` on one host app, from outside it.
+
+    Each call opens an app context, commits, and hands back the row loaded
+    and detached, so a test can read it after the context is gone.
+    """
 
     app: Flask
 
     def product(self, owner: str = OWNER, **values: Any) -> Product:
-        defaults: dict[str, Any] = {
-            "owner_id": owner,
-            "name": "Yoga class",
-            "description": "One hour, all levels.",
-            "unit_amount": 2500,
-            "currency": "USD",
-        }
-        defaults.update(values)
-        product = Product(**defaults)
+        """A committed :func:`~tests.factories.make_product`."""
         with self.app.app_context():
-            crm_a.db.session.add(product)
-            crm_a.db.session.commit()
-            crm_a.db.session.refresh(product)
-            crm_a.db.session.expunge(product)
-        return product
+            return _detached(make_product(owner, **values))
 
     def link(
         self,
@@ -58,53 +52,17 @@ class Shop:
         **values: Any,
     ) -> PaymentLink:
         """A link; each item dict has ``product`` (a Product) and LinkItem values."""
-        defaults: dict[str, Any] = {
-            "owner_id": owner,
-            "slug": new_slug(),
-            "name": "Internal: spring promo 2026",
-            "currency": "USD",
-        }
-        defaults.update(values)
+        specs = [dict(spec) for spec in items or []]
+        products = [spec.pop("product") for spec in specs]
         with self.app.app_context():
-            link = PaymentLink(**defaults)
-            for position, spec in enumerate(items or []):
-                spec = dict(spec)
-                product = spec.pop("product")
-                link.items.append(
-                    LinkItem(
-                        owner_id=owner,
-                        product_id=product.id,
-                        position=position,
-                        **spec,
-                    )
-                )
-            crm_a.db.session.add(link)
-            crm_a.db.session.commit()
-            crm_a.db.session.refresh(link)
-            crm_a.db.session.expunge(link)
-        return link
+            return _detached(make_link(owner, products, items=specs, **values))
 
     def coupon(
-        self, owner: str = OWNER, products: list[Product] = (), **values: Any
-    ) -> Coupon:  # type: ignore[assignment]
-        defaults: dict[str, Any] = {"owner_id": owner, "code": "SAVE10"}
-        defaults.update(values)
-        defaults.setdefault("code_key", defaults["code"].upper())
-        if "amount_off" not in defaults and "percent_off_bp" not in defaults:
-            defaults["percent_off_bp"] = 1000
+        self, owner: str = OWNER, products: Sequence[Product] = (), **values: Any
+    ) -> Coupon:
+        """A committed :func:`~tests.factories.make_coupon`."""
         with self.app.app_context():
-            coupon = Coupon(**defaults)
-            if products:
-                coupon.applies_to_all = False
-                for product in products:
-                    coupon.product_links.append(
-                        CouponProduct(owner_id=owner, product_id=product.id)
-                    )
-            crm_a.db.session.add(coupon)
-            crm_a.db.session.commit()
-            crm_a.db.session.refresh(coupon)
-            crm_a.db.session.expunge(coupon)
-        return coupon
+            return _detached(make_coupon(owner, products=products, **values))
 
     def payments(self, **where: Any) -> list[Payment]:
         with self.app.app_context():
@@ -144,7 +102,9 @@ def shop(host_a: Flask) -> Shop:
 @pytest.fixture
 def yoga(shop: Shop) -> Product:
     """A one-time $25.00 product of owner 1."""
-    return shop.product()
+    return shop.product(
+        name="Yoga class", description="One hour, all levels.", unit_amount=2500
+    )
 
 
 @pytest.fixture

@@ -27,6 +27,7 @@ def test_page_shows_products_branding_and_never_the_internal_name(
 ) -> None:
     link = shop.link(
         [{"product": yoga, "adjustable": True, "min_quantity": 1, "max_quantity": 4}],
+        name="Internal: spring promo 2026",
         brand_color="#B91C1C",
         button_style="square",
         logo_url="https://cdn.example.com/logo.png",
@@ -69,10 +70,15 @@ def test_unknown_slug_is_404_and_stopped_links_are_410(
 ) -> None:
     assert client.get("/pay/no-such-link").status_code == 404
     assert client.get("/pay/" + "x" * 300).status_code == 404
+    internal = "Internal: spring promo 2026"
     stopped = [
-        shop.link([{"product": yoga}], status=LinkStatus.INACTIVE),
-        shop.link([{"product": yoga}], deleted_at=utcnow()),
-        shop.link([{"product": yoga}], expires_at=utcnow() - timedelta(minutes=1)),
+        shop.link([{"product": yoga}], name=internal, status=LinkStatus.INACTIVE),
+        shop.link([{"product": yoga}], name=internal, deleted_at=utcnow()),
+        shop.link(
+            [{"product": yoga}],
+            name=internal,
+            expires_at=utcnow() - timedelta(minutes=1),
+        ),
     ]
     for link in stopped:
         response = client.get(f"/pay/{link.slug}")
@@ -110,7 +116,7 @@ def test_paying_records_the_payment_contact_and_signals(
         require_phone=True,
         collect_address=True,
     )
-    coupon = shop.coupon(max_redemptions=5)
+    coupon = shop.coupon(code="SAVE10", max_redemptions=5)
     data = priced(
         client,
         link,
@@ -165,7 +171,7 @@ def test_declined_card_keeps_the_form_and_records_a_failed_payment(
         allow_coupons=True,
         collect_address=True,
     )
-    coupon = shop.coupon(max_redemptions=1)
+    coupon = shop.coupon(code="SAVE10", max_redemptions=1)
     data = priced(
         client,
         link,
@@ -280,7 +286,7 @@ def test_quote_endpoint_without_javascript_returns_the_page(
         [{"product": yoga, "adjustable": True, "min_quantity": 1, "max_quantity": 5}],
         allow_coupons=True,
     )
-    shop.coupon(percent_off_bp=2500)
+    shop.coupon(code="SAVE10", percent_off_bp=2500)
     data = submission(client, link, **{f"qty-{yoga.id}": "2", "coupon": "save10"})
     response = client.post(f"/pay/{link.slug}/quote", data=data)
     assert response.status_code == 200

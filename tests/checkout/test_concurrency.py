@@ -43,7 +43,7 @@ def test_a_coupon_is_never_redeemed_beyond_its_limit(
     host_a: Flask, shop: Shop, yoga: Product
 ) -> None:
     link = shop.link([{"product": yoga}], allow_coupons=True)
-    coupon = shop.coupon(max_redemptions=3)
+    coupon = shop.coupon(code="SAVE10", max_redemptions=3)
     count = 12
     clients = [host_a.test_client() for _ in range(count)]
     # Every page was quoted while the code was still free.
@@ -81,7 +81,7 @@ def test_one_event_delivered_many_times_at_once_is_applied_once(
     host_a: Flask, shop: Shop, yoga: Product
 ) -> None:
     link = shop.link([{"product": yoga}], allow_coupons=True)
-    coupon = shop.coupon(max_redemptions=100)
+    coupon = shop.coupon(code="SAVE10", max_redemptions=100)
     with host_a.test_request_context():
         fresh = crm_a.db.session.get(type(link), link.id)
         assert fresh is not None

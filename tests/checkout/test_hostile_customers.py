@@ -432,7 +432,7 @@ def test_a_coupon_cap_holds_for_concurrent_payers(
     host_a: Flask, shop: Shop, yoga: Product, served: LiveServer
 ) -> None:
     link = shop.link([{"product": yoga}], allow_coupons=True)
-    coupon = shop.coupon(max_redemptions=2)
+    coupon = shop.coupon(code="SAVE10", max_redemptions=2)
     count = 20
     forms = []
     for _ in range(count):
@@ -457,7 +457,7 @@ def test_a_declined_payment_gives_its_coupon_redemption_back(
     host_a: Flask, shop: Shop, yoga: Product
 ) -> None:
     link = shop.link([{"product": yoga}], allow_coupons=True)
-    coupon = shop.coupon(max_redemptions=1)
+    coupon = shop.coupon(code="SAVE10", max_redemptions=1)
     client = host_a.test_client()
     declined = priced(
         client,

@@ -178,7 +178,7 @@ def test_refused_codes_are_rate_limited_and_good_ones_are_not(
     limited_app: Flask,
 ) -> None:
     shop = Shop(limited_app)
-    product = shop.product()
+    product = shop.product(unit_amount=2500)
     link = shop.link(
         [
             {
@@ -190,7 +190,7 @@ def test_refused_codes_are_rate_limited_and_good_ones_are_not(
         ],
         allow_coupons=True,
     )
-    shop.coupon()
+    shop.coupon(code="SAVE10")
     client = limited_app.test_client()
     url = f"/pay/{link.slug}/quote"
     json = {"Accept": "application/json"}

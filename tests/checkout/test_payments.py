@@ -112,7 +112,7 @@ def test_a_bad_attempt_token_is_refused(
 def test_repeated_success_reports_are_applied_once(
     host_a: Flask, shop: Shop, link: PaymentLink, received: Heard
 ) -> None:
-    coupon = shop.coupon(max_redemptions=10)
+    coupon = shop.coupon(code="SAVE10", max_redemptions=10)
     payment = start(host_a, link, "attempt-cccccccccccc", coupon_code="save10")
     for _ in range(3):
         report(host_a, payment, Outcome.SUCCEEDED, "evt_1")
@@ -144,7 +144,7 @@ def test_success_never_goes_back_to_failed(
 def test_failure_then_success_ends_succeeded_and_counts_the_coupon_once(
     host_a: Flask, shop: Shop, link: PaymentLink, received: Heard
 ) -> None:
-    coupon = shop.coupon(max_redemptions=1)
+    coupon = shop.coupon(code="SAVE10", max_redemptions=1)
     payment = start(host_a, link, "attempt-eeeeeeeeeeee", coupon_code="SAVE10")
     report(host_a, payment, Outcome.FAILED, "evt_fail")
     assert shop.payments()[0].state == "failed"
@@ -234,7 +234,7 @@ def test_follow_up_matches_an_existing_contact(
 def test_reconcile_abandons_stale_pending_payments_and_frees_the_coupon(
     host_a: Flask, shop: Shop, link: PaymentLink
 ) -> None:
-    shop.coupon(max_redemptions=1)
+    shop.coupon(code="SAVE10", max_redemptions=1)
     stale = start(host_a, link, "attempt-jjjjjjjjjjjj", coupon_code="SAVE10")
     # The coupon's only redemption is held by the pending payment.
     with pytest.raises(InvalidInput) as refused:
@@ -262,7 +262,7 @@ def test_reconcile_abandons_stale_pending_payments_and_frees_the_coupon(
 def test_paying_prices_the_order_once(
     client: FlaskClient, shop: Shop, link: PaymentLink, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    shop.coupon()
+    shop.coupon(code="SAVE10")
     form = priced(client, link, submission(client, link, coupon="SAVE10"))
     quoted: list[Choices] = []
     real_quote = prices.quote

@@ -92,7 +92,7 @@ def test_a_subscription_receipt_names_the_lines_total_merchant_and_next_charge(
     )
     mat = shop.product(name="Yoga mat", unit_amount=2000)
     link = shop.link([{"product": plan}, {"product": mat}], allow_coupons=True)
-    shop.coupon(percent_off_bp=1000)
+    shop.coupon(code="SAVE10", percent_off_bp=1000)
     client = mailing_app.test_client()
     data = priced(client, link, submission(client, link, coupon="SAVE10"))
     assert client.post(f"/pay/{link.slug}", data=data).status_code == 303

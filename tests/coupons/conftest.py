@@ -1,7 +1,7 @@
 """Fixtures of the coupons service tests: the dashboard's host and merchants.
 
-The services are the dashboard's; their tests use the same host, owners and
-row factories (:mod:`tests.dashboard.conftest`).
+The services are the dashboard's; their tests use the same host and owners
+(:mod:`tests.dashboard.conftest`) and the rows of :mod:`tests.factories`.
 """
 
 from ..dashboard.conftest import app, ctx  # noqa: F401  (fixtures)

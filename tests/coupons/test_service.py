@@ -19,7 +19,8 @@ from flask_paylinks.coupons.service import (
     set_coupon_active,
 )
 
-from ..dashboard.conftest import OWNER_A, OWNER_B, make_coupon, make_product
+from ..dashboard.conftest import OWNER_A, OWNER_B
+from ..factories import make_coupon, make_product
 
 
 def test_coupon_codes_are_unique_per_owner_in_any_case(ctx: Any) -> None:

@@ -1,16 +1,14 @@
-"""Fixtures of the dashboard tests: two merchants of host A and row factories.
+"""Fixtures of the dashboard tests: two merchants of host A.
 
 Merchant A is account 1 (user 1), merchant B account 2 (user 2); the
-extension sees them as owners ``"1"`` and ``"2"``.
+extension sees them as owners ``"1"`` and ``"2"``. Rows come from
+:mod:`tests.factories`.
 """
 
 from __future__ import annotations
 
 import contextvars
-import itertools
-import secrets
 from collections.abc import Iterator
-from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -18,21 +16,10 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import event
 
-from flask_paylinks.db.models import (
-    Coupon,
-    LinkItem,
-    Payment,
-    PaymentLink,
-    Product,
-    utcnow,
-)
-from flask_paylinks.db.session import session
-
 from ..hosts import crm_a
 
 OWNER_A = "1"
 OWNER_B = "2"
-_counter = itertools.count(1)
 
 
 class RequestPerContextClient(FlaskClient):
@@ -91,113 +78,7 @@ def client_b(app: Flask) -> FlaskClient:
     return _client(app, 2)
 
 
-# -- factories -----------------------------------------------------------------
-
-
-def make_product(owner: str, **fields: Any) -> Product:
-    """A product row, committed."""
-    n = next(_counter)
-    values: dict[str, Any] = {
-        "owner_id": owner,
-        "name": f"Product {n}",
-        "unit_amount": 1000,
-        "currency": "USD",
-        "kind": "one_time",
-        "description": "",
-        "active": True,
-        "listed": True,
-    }
-    values.update(fields)
-    if values["kind"] == "recurring":
-        values.setdefault("interval", "month")
-        values.setdefault("interval_count", 1)
-    product = Product(**values)
-    session().add(product)
-    session().commit()
-    return product
-
-
-def make_link(
-    owner: str,
-    products: list[Product] | None = None,
-    *,
-    items: list[dict[str, Any]] | None = None,
-    commit: bool = True,
-    **fields: Any,
-) -> PaymentLink:
-    """A link row with one item per product (quantity 1), committed."""
-    n = next(_counter)
-    if products is None:
-        products = [make_product(owner)]
-    link = PaymentLink(
-        owner_id=owner,
-        slug=secrets.token_urlsafe(16),
-        name=fields.pop("name", f"Link {n}"),
-        status=fields.pop("status", "active"),
-        source=fields.pop("source", "dashboard"),
-        currency=products[0].currency,
-        **fields,
-    )
-    specs = items or [{} for _ in products]
-    link.items = [
-        LinkItem(owner_id=owner, product=product, position=i, **{"quantity": 1, **spec})
-        for i, (product, spec) in enumerate(zip(products, specs, strict=True))
-    ]
-    session().add(link)
-    if commit:
-        session().commit()
-    return link
-
-
-def make_payment(owner: str, link: PaymentLink | None, **fields: Any) -> Payment:
-    """A payment row (as the checkout would leave it), committed."""
-    n = next(_counter)
-    values: dict[str, Any] = {
-        "owner_id": owner,
-        "reference": f"PL-T{n:07d}{secrets.token_hex(2).upper()}",
-        "link_id": link.id if link is not None else None,
-        "state": "succeeded",
-        "currency": "USD",
-        "amount_subtotal": 1000,
-        "amount_discount": 0,
-        "amount_total": 1000,
-        "snapshot": {"items": []},
-        "customer_name": f"Customer {n}",
-        "customer_email": f"customer{n}@example.test",
-        "gateway": "sandbox",
-        "idempotency_key": secrets.token_hex(16),
-    }
-    values.update(fields)
-    payment = Payment(**values)
-    session().add(payment)
-    session().commit()
-    return payment
-
-
-def make_coupon(owner: str, **fields: Any) -> Coupon:
-    """A coupon row, committed."""
-    n = next(_counter)
-    code = fields.pop("code", f"SAVE{n}")
-    values: dict[str, Any] = {
-        "owner_id": owner,
-        "code": code,
-        "code_key": code.upper(),
-        "percent_off_bp": 1000,
-        "times_redeemed": 0,
-        "applies_to_all": True,
-        "duration": "once",
-        "active": True,
-    }
-    values.update(fields)
-    coupon = Coupon(**values)
-    session().add(coupon)
-    session().commit()
-    return coupon
-
-
-def days_ago(days: float) -> datetime:
-    """An aware UTC time *days* before now."""
-    return utcnow() - timedelta(days=days)
+# -- screenshots ----------------------------------------------------------------
 
 
 def tall_screenshot(page: Any, name: str) -> None:

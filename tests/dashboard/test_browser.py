@@ -17,14 +17,8 @@ from flask_paylinks.db.models import PaymentLink
 from flask_paylinks.db.session import session
 
 from ..browser import LiveServer, live_server, screenshot, watched_page
-from .conftest import (
-    OWNER_A,
-    days_ago,
-    make_link,
-    make_payment,
-    make_product,
-    tall_screenshot,
-)
+from ..factories import days_ago, make_link, make_payment, make_product
+from .conftest import OWNER_A, tall_screenshot
 
 pytestmark = pytest.mark.browser
 

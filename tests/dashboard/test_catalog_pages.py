@@ -10,7 +10,8 @@ from sqlalchemy import select
 from flask_paylinks.db.models import Coupon, Product
 from flask_paylinks.db.session import session
 
-from .conftest import OWNER_A, OWNER_B, make_coupon, make_link, make_product
+from ..factories import make_coupon, make_link, make_product
+from .conftest import OWNER_A, OWNER_B
 from .html import control, parse, text
 
 

@@ -12,8 +12,9 @@ from flask import Flask
 
 from ..axe import assert_no_serious_violations
 from ..browser import LiveServer, live_server, screenshot, watched_page
+from ..factories import make_link, make_payment, make_product
 from ..hosts import crm_a
-from .conftest import OWNER_A, make_link, make_payment, make_product
+from .conftest import OWNER_A
 
 pytestmark = pytest.mark.browser
 

@@ -20,7 +20,8 @@ from sqlalchemy import func, select
 from flask_paylinks.db.models import Coupon, PaymentLink, Product
 from flask_paylinks.db.session import session
 
-from .conftest import OWNER_A, make_link, make_product
+from ..factories import make_link, make_product
+from .conftest import OWNER_A
 from .html import control, field_error, text
 
 HUGE = str(10**20)

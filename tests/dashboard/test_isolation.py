@@ -17,14 +17,8 @@ from flask.testing import FlaskClient
 from flask_paylinks.db.models import metadata
 from flask_paylinks.db.session import session
 
-from .conftest import (
-    OWNER_A,
-    OWNER_B,
-    make_coupon,
-    make_link,
-    make_payment,
-    make_product,
-)
+from ..factories import make_coupon, make_link, make_payment, make_product
+from .conftest import OWNER_A, OWNER_B
 from .html import text
 
 

@@ -16,7 +16,8 @@ from sqlalchemy import func, select
 from flask_paylinks.db.models import Asset, Payment, PaymentLink
 from flask_paylinks.db.session import session
 
-from .conftest import OWNER_A, OWNER_B, days_ago, make_link, make_payment, make_product
+from ..factories import days_ago, make_link, make_payment, make_product
+from .conftest import OWNER_A, OWNER_B
 from .html import by_id, by_name, control, parse, text
 
 

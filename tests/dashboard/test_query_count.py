@@ -16,7 +16,8 @@ from flask.testing import FlaskClient
 
 from flask_paylinks.db.session import session
 
-from .conftest import OWNER_A, OWNER_B, days_ago, make_link, make_payment, make_product
+from ..factories import days_ago, make_link, make_payment, make_product
+from .conftest import OWNER_A, OWNER_B
 from .html import parse
 
 FILTERS = [

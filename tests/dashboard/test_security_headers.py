@@ -16,7 +16,8 @@ from flask.testing import FlaskClient
 from flask_paylinks import config as config_module
 from flask_paylinks.core.errors import ConfigError
 
-from .conftest import OWNER_A, make_coupon, make_link, make_payment, make_product
+from ..factories import make_coupon, make_link, make_payment, make_product
+from .conftest import OWNER_A
 
 #: The blueprint the dashboard's endpoints are registered under.
 DASHBOARD = "paylinks"

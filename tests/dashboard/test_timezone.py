@@ -14,8 +14,9 @@ from flask_paylinks import MerchantProfile
 from flask_paylinks.db.models import Coupon, PaymentLink
 from flask_paylinks.db.session import session
 
+from ..factories import make_link, make_payment, make_product
 from ..hosts import crm_a
-from .conftest import OWNER_A, make_link, make_payment, make_product
+from .conftest import OWNER_A
 from .html import text
 
 LATE = datetime(2026, 3, 9, 23, 30, tzinfo=UTC)  # 10 March, 00:30 in Berlin

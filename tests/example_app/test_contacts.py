@@ -11,8 +11,9 @@ from sqlalchemy import select
 
 from example_app.extensions import db
 from example_app.models import Customer, Tag
-from flask_paylinks.db.models import Payment, PaymentState
+from flask_paylinks.db.models import PaymentState
 
+from ..factories import make_payment
 from .helpers import ALICE, form_token, login_client
 
 
@@ -281,22 +282,16 @@ def test_record_page_lists_the_contacts_payments(
             (acme["owner"], "PL-MINE0001", 17900),
             (example_seed["globex"]["owner"], "PL-THEIRS01", 999),
         ):
-            db.session.add(
-                Payment(
-                    owner_id=owner,
-                    reference=reference,
-                    link_id=acme["links"][0] if owner == acme["owner"] else None,
-                    state=PaymentState.SUCCEEDED,
-                    currency="USD",
-                    amount_subtotal=amount,
-                    amount_total=amount,
-                    snapshot={},
-                    contact_id=str(customer_id),
-                    gateway="sandbox",
-                    idempotency_key=reference,
-                )
+            make_payment(
+                owner,
+                reference=reference,
+                link_id=acme["links"][0] if owner == acme["owner"] else None,
+                state=PaymentState.SUCCEEDED,
+                amount_subtotal=amount,
+                amount_total=amount,
+                snapshot={},
+                contact_id=str(customer_id),
             )
-        db.session.commit()
     html = _client(example_app).get(f"/contacts/{customer_id}").get_data(as_text=True)
     assert "$179.00" in html
     assert "Class passes" in html

@@ -13,9 +13,10 @@ from sqlalchemy import select
 from example_app.extensions import db
 from example_app.models import Customer, Message
 from flask_paylinks.contacts import Contact
-from flask_paylinks.db.models import Payment, PaymentState
+from flask_paylinks.db.models import PaymentState
 from flask_paylinks.signals import message_sent, payment_succeeded
 
+from ..factories import make_payment
 from .helpers import ALICE, form_token, login_client
 
 
@@ -172,21 +173,17 @@ def test_a_payment_puts_a_note_on_the_timeline(
     acme = example_seed["acme"]
     customer = _pick(example_app, example_seed, do_not_text=False)
     with example_app.app_context():
-        payment = Payment(
-            owner_id=acme["owner"],
+        payment = make_payment(
+            acme["owner"],
+            commit=False,
             reference="PL-NOTE0001",
             link_id=acme["links"][0],
             state=PaymentState.SUCCEEDED,
-            currency="USD",
             amount_subtotal=35800,
             amount_total=35800,
             snapshot={"lines": [{"name": "10-class pass", "quantity": 2}]},
             contact_id=str(customer.id),
-            gateway="sandbox",
-            idempotency_key="note-1",
         )
-        db.session.add(payment)
-        db.session.flush()
         payment_succeeded.send(
             example_app,
             payment=payment,
@@ -208,19 +205,14 @@ def test_a_payment_of_another_owner_adds_no_note(
     customer = _pick(example_app, example_seed, do_not_text=False)
     before = _thread(example_app, customer.id)
     with example_app.app_context():
-        payment = Payment(
-            owner_id=example_seed["globex"]["owner"],
-            reference="PL-NOTE0002",
-            currency="USD",
+        payment = make_payment(
+            example_seed["globex"]["owner"],
+            commit=False,
             amount_subtotal=100,
             amount_total=100,
             snapshot={},
             contact_id=str(customer.id),
-            gateway="sandbox",
-            idempotency_key="note-2",
         )
-        db.session.add(payment)
-        db.session.flush()
         payment_succeeded.send(
             example_app, payment=payment, contact=Contact(id=str(customer.id))
         )

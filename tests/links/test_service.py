@@ -28,14 +28,8 @@ from flask_paylinks.links.service import (
 )
 from flask_paylinks.web.urls import public_url
 
-from ..dashboard.conftest import (
-    OWNER_A,
-    OWNER_B,
-    days_ago,
-    make_link,
-    make_payment,
-    make_product,
-)
+from ..dashboard.conftest import OWNER_A, OWNER_B
+from ..factories import days_ago, make_link, make_payment, make_product
 
 # -- price summary -------------------------------------------------------------
 
