@@ -17,14 +17,11 @@ from typing import Any
 
 from flask import current_app, url_for
 from sqlalchemy import ColumnElement, and_, func, or_, select
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload, selectinload
 
 from flask_paylinks import signals
-from flask_paylinks.catalog.service import (
-    interval_label,
-    like_pattern,
-    products_by_id,
-)
+from flask_paylinks.catalog.presenters import interval_label
+from flask_paylinks.catalog.service import like_pattern, products_by_id
 from flask_paylinks.config import BUTTON_STYLES
 from flask_paylinks.core.errors import InvalidInput
 from flask_paylinks.core.money import Money
@@ -413,9 +410,17 @@ def find_by_slug(slug: str) -> PaymentLink | None:
     """The link a public slug names, deleted or not (the checkout says which)."""
     if not slug or len(slug) > 64:
         return None
-    return (
-        session().scalars(select(PaymentLink).where(PaymentLink.slug == slug)).first()
+    # The checkout draws the link with its items, their products and its
+    # logo's token: one query instead of one per relationship.
+    stmt = (
+        select(PaymentLink)
+        .where(PaymentLink.slug == slug)
+        .options(
+            joinedload(PaymentLink.items),
+            joinedload(PaymentLink.logo_asset).load_only(Asset.token),
+        )
     )
+    return session().scalars(stmt).unique().one_or_none()
 
 
 def public_url(link: PaymentLink) -> str:
