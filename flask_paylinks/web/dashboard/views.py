@@ -19,6 +19,7 @@ from werkzeug.wrappers import Response as BaseResponse
 
 from flask_paylinks import uploads
 from flask_paylinks.catalog import service as catalog
+from flask_paylinks.catalog.presenters import interval_label
 from flask_paylinks.core.errors import InvalidInput
 from flask_paylinks.db.models import PaymentLink, Product
 from flask_paylinks.db.scoping import current_owner
@@ -28,7 +29,7 @@ from flask_paylinks.links.service import LinkData, LinkFilters
 from flask_paylinks.payments import history as payment_history
 from flask_paylinks.payments import service as payments
 from flask_paylinks.web import qr
-from flask_paylinks.web.checkout.rendering import logo_url, render_checkout_page
+from flask_paylinks.web.checkout.rendering import render_checkout_page
 from flask_paylinks.web.dashboard import blueprint
 from flask_paylinks.web.dashboard.forms import (
     LinkFilterForm,
@@ -45,6 +46,7 @@ from flask_paylinks.web.dashboard.helpers import (
     require_action,
     uploaded,
 )
+from flask_paylinks.web.rendering.branding import logo_url
 
 Page = str | tuple[str, int]
 
@@ -369,7 +371,7 @@ def link_detail(link_id: int) -> str:
         totals=payment_history.state_totals(owner, link),
         contact_url=contact_url,
         action=ActionForm(),
-        interval_label=catalog.interval_label,
+        interval_label=interval_label,
         price_label=lambda product: catalog.price_label(product, locale),
     )
 
