@@ -13,6 +13,10 @@ Rounds alternate (bare, page, bare, page) so drift hits both alike. It
 prints each rate, their ratio (the target is >= 0.5) and the byte sizes of
 the page and of its CSS and JS.
 
+With the page cache on (the default) every cached response still costs one
+query: the link's revision, read to check the page is current.
+``--cache-seconds 0`` turns the cache off and measures a full render.
+
 With one worker the server gets one core and the client the other on a
 two-core machine; ``--workers`` changes that.
 """
@@ -127,7 +131,9 @@ def main() -> None:
         "--cache-seconds",
         type=float,
         default=None,
-        help="PAYLINKS_CHECKOUT_CACHE_SECONDS for the run (0: render every page)",
+        help="PAYLINKS_CHECKOUT_CACHE_SECONDS for the run (0: cache off, every page"
+        " rendered; otherwise cached pages are checked against the link's revision"
+        " per request and the merchant profile is asked again every N seconds)",
     )
     args = parser.parse_args()
 
@@ -179,7 +185,12 @@ def main() -> None:
     bare = sum(bare_rates) / len(bare_rates)
     page_rps = sum(page_rates) / len(page_rates)
     ours = len(page) + len(css) + len(js)
-    cache = "default" if args.cache_seconds is None else f"{args.cache_seconds:g} s"
+    if args.cache_seconds is None:
+        cache = "on (default settings)"
+    elif args.cache_seconds <= 0:
+        cache = "off"
+    else:
+        cache = f"on (merchant profile re-asked every {args.cache_seconds:g} s)"
     print(
         f"gunicorn sync, {args.workers} worker(s); "
         f"client: {args.concurrency} connections; page cache: {cache}"
