@@ -202,9 +202,10 @@ def customer_page(link: PaymentLink, *, attempt: str, recipient: str = "") -> st
         return render_checkout_page(link, form=form)
     # Read before anything else of the page: what is drawn is never older.
     revision = link.revision
-    # Whether the host's form wants CSRF (config, or its own Meta).
-    csrf = bool(new_checkout_form(link).meta.csrf)
     form = new_checkout_form(link, meta={"csrf": False})
+    # Whether the host's form wants CSRF (config, or its own Meta): a fresh
+    # Meta of its class, without the override above.
+    csrf = bool(type(form.meta)().csrf)
     form.attempt.data = ATTEMPT_MARK
     html = render_checkout_page(
         link,
