@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -46,6 +47,20 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def bench_environ() -> dict[str, str]:
+    """This environment, with a throw-away ``SECRET_KEY`` when it has none.
+
+    The example CRM refuses to start without one (and a checkout without a
+    demo set up has no ``instance/secret_key``).
+    """
+    env = dict(os.environ)
+    env.setdefault("SECRET_KEY", _SECRET_KEY)
+    return env
+
+
+_SECRET_KEY = secrets.token_hex()
+
+
 def seed(database_url: str) -> str:
     """Seed the demo and return the slug of its phone + address + coupon link."""
     code = (
@@ -63,7 +78,7 @@ def seed(database_url: str) -> str:
         "    ).order_by(PaymentLink.id)).first()\n"
         "    print(link.slug)\n"
     )
-    env = {**os.environ, "DATABASE_URL": database_url}
+    env = {**bench_environ(), "DATABASE_URL": database_url}
     out = subprocess.run(
         [sys.executable, "-c", code],
         cwd=ROOT,
@@ -141,7 +156,7 @@ def main() -> None:
     database_url = f"sqlite:///{work / 'bench.db'}"
     slug = seed(database_url)
     port = free_port()
-    env = {**os.environ, "DATABASE_URL": database_url, "PYTHONPATH": str(ROOT)}
+    env = {**bench_environ(), "DATABASE_URL": database_url, "PYTHONPATH": str(ROOT)}
     if args.cache_seconds is not None:
         env["BENCH_CHECKOUT_CACHE_SECONDS"] = str(args.cache_seconds)
     server = subprocess.Popen(
