@@ -26,6 +26,7 @@ from dataclasses import dataclass, replace
 from datetime import date
 
 from flask import current_app
+from flask_wtf.csrf import generate_csrf
 
 from flask_paylinks.db.revisions import LinkVersion, link_version
 from flask_paylinks.localtime import today
@@ -59,8 +60,6 @@ class CachedPage:
         html = self.html.replace(NONCE_MARK, csp_nonce())
         html = html.replace(ATTEMPT_MARK, attempt)
         if CSRF_MARK in html:
-            from flask_wtf.csrf import generate_csrf
-
             html = html.replace(CSRF_MARK, generate_csrf())
         return html
 
@@ -108,11 +107,6 @@ class PageCache:
             while len(self._pages) >= self.size:
                 del self._pages[next(iter(self._pages))]
             self._pages[slug] = page
-
-    def clear(self) -> None:
-        """Forget every page."""
-        with self._lock:
-            self._pages.clear()
 
 
 def cache_seconds() -> float:
