@@ -250,9 +250,14 @@ DEFAULTS: dict[str, ConfigKey] = {
     ),
     "PAYLINKS_CHECKOUT_CACHE_SECONDS": ConfigKey(
         10,
-        "Seconds a rendered checkout page is reused for the same link (per process;"
-        " 0: never). Each response still gets its own nonce, CSRF token and attempt,"
-        " and the amount charged is always priced afresh.",
+        "0 turns the checkout's page cache off; any other value turns it on. It is"
+        " no longer a staleness window: a cached page is served only while its"
+        " link's revision is current, so an edit to the link, its items, a product"
+        " or the logo shows in every process at once. The value is how many"
+        " seconds a cached page may keep the merchant profile the host's"
+        " ``merchant_profile`` hook returned before the hook is asked again. Each"
+        " response gets its own nonce, CSRF token and attempt, and the amount"
+        " charged is always priced afresh.",
     ),
     "PAYLINKS_PENDING_TIMEOUT": ConfigKey(
         3600,

@@ -11,8 +11,10 @@ from flask import Flask
 from flask_paylinks import config as config_module
 from flask_paylinks.contacts import ContactDirectory
 from flask_paylinks.core.errors import ConfigError
+from flask_paylinks.db.revisions import watch_revisions
 from flask_paylinks.db.scoping import default_owner_loader
 from flask_paylinks.merchants import MerchantProfileLoader
+from flask_paylinks.web.rendering.page_cache import PageCache
 
 if TYPE_CHECKING:
     from flask_sqlalchemy import SQLAlchemy
@@ -41,6 +43,9 @@ class PayLinksState:
     contact_url: ContactUrl | None = None
     merchant_profile: MerchantProfileLoader | None = None
     forms: dict[str, type[Any]] = field(default_factory=dict)
+    #: Rendered checkout pages of this app, each checked against its link's
+    #: revision before it is served.
+    page_cache: PageCache = field(default_factory=PageCache)
     extras: dict[str, Any] = field(default_factory=dict)
 
     def form_class(self, name: str, default: type[Any]) -> type[Any]:
@@ -146,6 +151,7 @@ class PayLinks:
             forms=forms,
         )
         app.extensions["paylinks"] = state
+        watch_revisions()
         _register(app)
 
 

@@ -14,6 +14,7 @@ from typing import IO
 from sqlalchemy import func, select
 
 from flask_paylinks import uploads
+from flask_paylinks.catalog.presenters import interval_label
 from flask_paylinks.core.errors import InvalidInput, NotFound
 from flask_paylinks.core.money import Money, is_currency
 from flask_paylinks.core.rules import (
@@ -292,14 +293,6 @@ def links_using(owner: str, product_id: int) -> list[PaymentLink]:
         .order_by(PaymentLink.created_at.desc(), PaymentLink.id.desc())
     )
     return list(session().scalars(stmt))
-
-
-def interval_label(interval: str | None, count: int | None) -> str:
-    """``month``, ``3 months``: the period of a recurring price."""
-    if not interval:
-        return ""
-    count = count or 1
-    return interval if count == 1 else f"{count} {interval}s"
 
 
 def price_label(product: Product, locale: str = "en_US") -> str:

@@ -50,6 +50,17 @@ def minor_digits(currency: str) -> int:
     return int(get_currency_precision(currency))
 
 
+@lru_cache(maxsize=4096)
+def formatted(amount: int, currency: str, locale: str) -> str:
+    """*amount* minor units of *currency* as text in *locale*, memoised.
+
+    A page shows the same few prices again and again; Babel takes tens of
+    microseconds for each.
+    """
+    number = Decimal(amount).scaleb(-minor_digits(currency))
+    return str(format_currency(number, currency, locale=locale))
+
+
 @dataclass(frozen=True, slots=True, order=False)
 class Money:
     """An amount in a currency's minor units, e.g. ``Money(4900, "USD")`` is $49.00.
@@ -108,7 +119,7 @@ class Money:
 
     def format(self, locale: str = "en_US") -> str:
         """The amount as a person reads it in *locale*, e.g. ``$49.00``."""
-        return str(format_currency(self.to_decimal(), self.currency, locale=locale))
+        return formatted(self.amount, self.currency, locale)
 
     def _check(self, other: object) -> Money:
         if not isinstance(other, Money):

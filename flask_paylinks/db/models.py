@@ -287,6 +287,10 @@ class PaymentLink(Timestamps, Base):
     claims: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    #: Bumped in the transaction of every change to the link, its items, a
+    #: product it sells or its logo (:mod:`flask_paylinks.db.revisions`): a
+    #: page rendered at one revision is current while the revision is.
+    revision: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     items: Mapped[list[LinkItem]] = relationship(
         back_populates="link",
@@ -298,9 +302,16 @@ class PaymentLink(Timestamps, Base):
     @property
     def is_active(self) -> bool:
         """Whether the link takes payments now."""
-        if self.deleted_at is not None or self.status != LinkStatus.ACTIVE:
-            return False
-        return self.expires_at is None or self.expires_at > utcnow()
+        return link_takes_payments(self.status, self.expires_at, self.deleted_at)
+
+
+def link_takes_payments(
+    status: str, expires_at: datetime | None, deleted_at: datetime | None
+) -> bool:
+    """Whether a link with these values takes payments now."""
+    if deleted_at is not None or status != LinkStatus.ACTIVE:
+        return False
+    return expires_at is None or expires_at > utcnow()
 
 
 #: Indexes migration 0002 makes on PostgreSQL only and the models leave out:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask_paylinks.catalog.service import interval_label
+from flask_paylinks.catalog.presenters import interval_label
 from flask_paylinks.core.money import Money
 from flask_paylinks.db.models import LinkSource, LinkStatus, PaymentLink, utcnow
 

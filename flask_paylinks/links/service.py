@@ -21,8 +21,8 @@ from datetime import date
 from typing import IO, Any
 
 from flask import current_app
-from sqlalchemy import ColumnElement, and_, func, or_, select
-from sqlalchemy.orm import selectinload
+from sqlalchemy import ColumnElement, and_, bindparam, func, or_, select
+from sqlalchemy.orm import joinedload, selectinload
 
 from flask_paylinks import signals, uploads
 from flask_paylinks.catalog.service import products_by_id
@@ -30,6 +30,7 @@ from flask_paylinks.core.days import day_end, day_start
 from flask_paylinks.core.errors import InvalidInput, NotFound
 from flask_paylinks.core.rules import https_url_problem, is_hex_color
 from flask_paylinks.db.models import (
+    Asset,
     ButtonStyle,
     LinkItem,
     LinkSource,
@@ -412,9 +413,20 @@ def find_by_slug(slug: str) -> PaymentLink | None:
     """
     if not slug or len(slug) > 64:
         return None
-    return (
-        session().scalars(select(PaymentLink).where(PaymentLink.slug == slug)).first()
+    return session().scalars(_BY_SLUG, {"slug": slug}).unique().one_or_none()
+
+
+#: The checkout draws the link with its items, their products and its logo's
+#: token: one query instead of one per relationship, built once (building a
+#: statement with loader options costs more than running it on SQLite).
+_BY_SLUG = (
+    select(PaymentLink)
+    .where(PaymentLink.slug == bindparam("slug"))
+    .options(
+        joinedload(PaymentLink.items),
+        joinedload(PaymentLink.logo_asset).load_only(Asset.token),
     )
+)
 
 
 @dataclass(frozen=True)

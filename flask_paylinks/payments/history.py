@@ -15,6 +15,7 @@ from datetime import UTC, tzinfo
 
 from sqlalchemy import func, select
 
+from flask_paylinks.catalog.presenters import interval_label
 from flask_paylinks.core.money import Money
 from flask_paylinks.db.models import Payment, PaymentLink, PaymentState
 from flask_paylinks.db.pagination import KeysetOrder, Page, keyset_page, keyset_select
@@ -169,14 +170,7 @@ def csv_row(payment: Payment, *, tz: tzinfo = UTC) -> list[object]:
     money: Callable[[int | None], str] = lambda amount: (  # noqa: E731
         "" if amount is None else f"{Money(amount, payment.currency).to_decimal():f}"
     )
-    every = ""
-    if payment.recurring_interval:
-        count = payment.recurring_interval_count or 1
-        every = (
-            payment.recurring_interval
-            if count == 1
-            else f"{count} {payment.recurring_interval}s"
-        )
+    every = interval_label(payment.recurring_interval, payment.recurring_interval_count)
     return [
         local(payment.created_at, tz).strftime("%Y-%m-%d %H:%M:%S"),
         payment.reference,

@@ -325,7 +325,7 @@ def plain_page(outage: Outage) -> str:
 def render_checkout(outage: Outage) -> str:
     """The checkout's 503 page, in the default branding (no database)."""
     from flask_paylinks.db.models import PaymentLink
-    from flask_paylinks.web.checkout.rendering import branding
+    from flask_paylinks.web.rendering.branding import branding
 
     gateway = current_app.extensions["paylinks"].gateway
     return render_template(

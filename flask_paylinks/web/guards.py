@@ -152,7 +152,7 @@ def refusal(status: int, message: str) -> ResponseReturnValue:
         from flask import current_app
 
         from flask_paylinks.db.models import PaymentLink
-        from flask_paylinks.web.checkout.rendering import branding
+        from flask_paylinks.web.rendering.branding import branding
 
         html = render_template(
             "paylinks/checkout/refused.html",

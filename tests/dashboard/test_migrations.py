@@ -78,7 +78,7 @@ def test_head_matches_the_models(
     backend: str, request: pytest.FixtureRequest, tmp_path: Path
 ) -> None:
     url = _migrated(backend, request, tmp_path)
-    assert migrate.head_revision() == "0004"
+    assert migrate.head_revision() == "0005"
     assert _differences(url) == []
 
 
@@ -160,5 +160,22 @@ def test_0003_goes_down_and_up_again(
     columns = {c["name"] for c in inspect(engine).get_columns("paylinks_coupons")}
     assert "times_claimed" not in columns
     migrate.upgrade(engine)
+    engine.dispose()
+    assert _differences(url) == []
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_0005_goes_down_and_up_again(
+    backend: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    url = _migrated(backend, request, tmp_path)
+    engine = create_engine(url)
+    migrate.downgrade(engine, "0004")
+    assert migrate.current_revision(engine) == "0004"
+    columns = {c["name"] for c in inspect(engine).get_columns("paylinks_links")}
+    assert "revision" not in columns
+    migrate.upgrade(engine)
+    columns = {c["name"] for c in inspect(engine).get_columns("paylinks_links")}
+    assert "revision" in columns
     engine.dispose()
     assert _differences(url) == []

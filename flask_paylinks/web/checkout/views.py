@@ -50,18 +50,16 @@ from flask_paylinks.web.checkout.assets import find_asset
 from flask_paylinks.web.checkout.receipt_links import receipt_url_for, reference_of
 from flask_paylinks.web.checkout.redirects import redirect_target
 from flask_paylinks.web.checkout.rendering import (
-    branding,
-    cached_page,
     card_form_for,
     customer_page,
     new_checkout_form,
-    pay_label,
     render_checkout_page,
     render_summary,
-    then_text,
-    total_text,
 )
 from flask_paylinks.web.ratelimit import mark_coupon_refused
+from flask_paylinks.web.rendering.branding import branding
+from flask_paylinks.web.rendering.labels import pay_label, then_text, total_text
+from flask_paylinks.web.rendering.page_cache import cached_page
 
 View = ResponseReturnValue
 T = TypeVar("T")

@@ -18,6 +18,7 @@ from werkzeug.wrappers import Response as BaseResponse
 
 from flask_paylinks import payments, uploads
 from flask_paylinks.catalog import service as catalog
+from flask_paylinks.catalog.presenters import interval_label
 from flask_paylinks.core.errors import InvalidInput, NotFound
 from flask_paylinks.db.models import PaymentLink, Product
 from flask_paylinks.db.scoping import current_owner
@@ -26,7 +27,7 @@ from flask_paylinks.links import service as link_service
 from flask_paylinks.links.service import LinkFilters
 from flask_paylinks.payments import history as payment_history
 from flask_paylinks.web import qr
-from flask_paylinks.web.checkout.rendering import logo_url, render_checkout_page
+from flask_paylinks.web.checkout.rendering import render_checkout_page
 from flask_paylinks.web.dashboard import blueprint
 from flask_paylinks.web.dashboard.formflow import Answer, FormFlow
 from flask_paylinks.web.dashboard.forms import LinkFilterForm, LinkForm, LinkItemForm
@@ -40,6 +41,7 @@ from flask_paylinks.web.dashboard.helpers import (
     uploaded,
     uploaded_stream,
 )
+from flask_paylinks.web.rendering.branding import logo_url
 from flask_paylinks.web.urls import public_url
 
 
@@ -274,7 +276,7 @@ def _link_context(link: PaymentLink) -> dict[str, Any]:
         "logo_src": logo_url(link),
         "contact_url": current_app.extensions["paylinks"].contact_url,
         "action": ActionForm(),
-        "interval_label": catalog.interval_label,
+        "interval_label": interval_label,
         "price_label": lambda product: catalog.price_label(product, locale),
     }
 
