@@ -22,7 +22,7 @@ from flask_paylinks.db.models import Payment, PaymentState, utcnow
 from flask_paylinks.db.session import session
 from flask_paylinks.merchants import MerchantProfile, merchant_profile
 from flask_paylinks.messaging.base import MessageRejected
-from flask_paylinks.web.rendering.labels import next_charge
+from flask_paylinks.payments.presenters import next_charge
 
 log = logging.getLogger(__name__)
 

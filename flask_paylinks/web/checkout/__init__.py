@@ -19,8 +19,8 @@ def html_lang() -> str:
 blueprint.add_app_template_global(csp_nonce, "paylinks_csp_nonce")
 blueprint.add_app_template_global(html_lang, "paylinks_html_lang")
 
+from flask_paylinks.payments.presenters import next_charge  # noqa: E402
 from flask_paylinks.web.rendering.fields import field_tag, input_tag  # noqa: E402
-from flask_paylinks.web.rendering.labels import next_charge  # noqa: E402
 
 blueprint.add_app_template_global(next_charge, "paylinks_next_charge")
 blueprint.add_app_template_global(input_tag, "paylinks_input")

@@ -7,9 +7,8 @@ from functools import lru_cache
 
 from flask import current_app, url_for
 
-from flask_paylinks.config import BUTTON_STYLES
 from flask_paylinks.core.rules import is_hex_color
-from flask_paylinks.db.models import PaymentLink
+from flask_paylinks.db.models import ButtonStyle, PaymentLink
 from flask_paylinks.merchants import MerchantProfile, merchant_profile
 
 WHITE = "#FFFFFF"
@@ -83,7 +82,7 @@ def branding(link: PaymentLink) -> Branding:
         if link.brand_color and is_hex_color(link.brand_color)
         else None
     )
-    style = link.button_style if link.button_style in BUTTON_STYLES else None
+    style = link.button_style if link.button_style in set(ButtonStyle) else None
     brand, on_color, ink = palette(color or config["PAYLINKS_BRAND_COLOR"])
     return Branding(
         color=brand,

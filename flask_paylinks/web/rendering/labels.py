@@ -7,7 +7,6 @@ checkout's sentences, in the configured locale.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import date
 
 from babel.dates import format_date
@@ -20,9 +19,6 @@ from flask_paylinks.catalog.presenters import (
     units,
 )
 from flask_paylinks.core.pricing import Quote, RecurringCharge
-from flask_paylinks.db.models import Payment
-from flask_paylinks.localtime import add_interval, local_day
-from flask_paylinks.merchants import MerchantProfile
 from flask_paylinks.web.templating import format_money
 
 
@@ -83,41 +79,6 @@ def consent_text(shown: Quote | None, day: date) -> str:
         f"By paying you agree to be charged {now}, and {full} {every} after that "
         "until you cancel."
     )
-
-
-@dataclass(frozen=True, slots=True)
-class NextCharge:
-    """The next charge of a subscription: how much, and on which day."""
-
-    amount: int
-    currency: str
-    on: date
-
-    @property
-    def text(self) -> str:
-        """``$49.00 on December 27, 2026``."""
-        return f"{format_money(self.amount, self.currency)} on {long_date(self.on)}"
-
-
-def next_charge(payment: Payment, merchant: MerchantProfile) -> NextCharge | None:
-    """When a subscription payment charges next, in the merchant's calendar.
-
-    ``None`` for a one-time payment, or one that is not paid (or was refunded).
-    """
-    recurring = (payment.snapshot or {}).get("recurring")
-    if not isinstance(recurring, dict) or payment.state != "succeeded":
-        return None
-    try:
-        charge = RecurringCharge(**recurring)
-        paid = payment.succeeded_at or payment.created_at
-        on = add_interval(
-            local_day(paid, merchant.zone), charge.interval, charge.interval_count
-        )
-    except (TypeError, ValueError, OverflowError):
-        return None
-    discounted = charge.discount and charge.discount_periods != 0
-    amount = charge.discounted_amount if discounted else charge.amount
-    return NextCharge(amount, payment.currency, on)
 
 
 def total_text(shown: Quote) -> str:
