@@ -11,6 +11,7 @@ from flask.cli import AppGroup
 from sqlalchemy import select
 
 from flask_paylinks.db import migrate
+from flask_paylinks.state import paylinks_state
 
 paylinks_cli = AppGroup("paylinks", help="Payment links: database, links, worker.")
 db_cli = AppGroup("db", help="Create, upgrade or remove the extension's tables.")
@@ -18,7 +19,7 @@ paylinks_cli.add_command(db_cli)
 
 
 def _engine() -> Any:
-    return current_app.extensions["paylinks"].db.engine
+    return paylinks_state().db.engine
 
 
 @db_cli.command("upgrade")
@@ -106,7 +107,7 @@ def worker(burst: bool) -> None:
     from flask_paylinks.jobs.queue import run_worker
 
     app = current_app._get_current_object()  # type: ignore[attr-defined]
-    if app.extensions["paylinks"].jobs.is_inline:
+    if paylinks_state(app).jobs.is_inline:
         raise click.ClickException(
             "PAYLINKS_REDIS_URL is not set, so jobs run inline in the web process "
             "and no worker is needed. Set it to a Redis URL to queue jobs."

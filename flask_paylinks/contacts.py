@@ -10,15 +10,15 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Protocol, cast, runtime_checkable
 
-from flask import current_app
 from sqlalchemy import Select, func, inspect, or_, select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import InstrumentedAttribute
 
 from flask_paylinks.core.errors import ConfigError
 from flask_paylinks.db.queries import LIKE_ESCAPE, contains_pattern
+from flask_paylinks.state import paylinks_state
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,8 +185,8 @@ SegmentMembers = Callable[[str, str], "Select[Any] | Iterable[Any]"]
 
 
 def _default_session() -> Session:
-    session: Session = current_app.extensions["paylinks"].db.session
-    return session
+    # The scoped session stands for the request's own session.
+    return cast(Session, paylinks_state().db.session)
 
 
 @dataclass(frozen=True)

@@ -2,55 +2,23 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from flask import Flask
+
+if TYPE_CHECKING:
+    from flask_sqlalchemy import SQLAlchemy
 
 from flask_paylinks import config as config_module
 from flask_paylinks.contacts import ContactDirectory
 from flask_paylinks.core.errors import ConfigError
 from flask_paylinks.db.revisions import watch_revisions
 from flask_paylinks.db.scoping import default_owner_loader
-from flask_paylinks.merchants import MerchantProfileLoader
-from flask_paylinks.web.rendering.page_cache import PageCache
+from flask_paylinks.state import OwnerLoader, PayLinksState
 
-if TYPE_CHECKING:
-    from flask_sqlalchemy import SQLAlchemy
-
-    from flask_paylinks.gateways.base import Gateway
-    from flask_paylinks.jobs.queue import JobQueue
-    from flask_paylinks.messaging.base import EmailSender, SmsSender
-
-OwnerLoader = Callable[[], Any]
 #: Names under which a host may replace the extension's form classes.
 FORM_NAMES = frozenset({"product", "coupon", "link", "checkout"})
-ContactUrl = Callable[[str], "str | None"]
-
-
-@dataclass
-class PayLinksState:
-    """What one app's extension holds, at ``app.extensions["paylinks"]``."""
-
-    db: SQLAlchemy
-    contacts: ContactDirectory
-    owner_loader: OwnerLoader
-    gateway: Gateway
-    sms: SmsSender
-    email: EmailSender
-    jobs: JobQueue
-    contact_url: ContactUrl | None = None
-    merchant_profile: MerchantProfileLoader | None = None
-    forms: dict[str, type[Any]] = field(default_factory=dict)
-    #: Rendered checkout pages of this app, each checked against its link's
-    #: revision before it is served.
-    page_cache: PageCache = field(default_factory=PageCache)
-    extras: dict[str, Any] = field(default_factory=dict)
-
-    def form_class(self, name: str, default: type[Any]) -> type[Any]:
-        """The form class the host put in place of *name*, else *default*."""
-        return self.forms.get(name, default)
 
 
 class PayLinks:

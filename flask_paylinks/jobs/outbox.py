@@ -42,6 +42,7 @@ from sqlalchemy import and_, func, or_, select, update
 from flask_paylinks.core.errors import PayLinksError
 from flask_paylinks.db.models import OutboxItem, OutboxState, utcnow
 from flask_paylinks.db.session import reset_session, session
+from flask_paylinks.state import paylinks_state
 
 log = logging.getLogger(__name__)
 
@@ -106,14 +107,14 @@ def dispatch(item_ids: Iterable[int]) -> None:
     the sweeper.
     """
     _hand_out(item_ids)
-    if current_app.extensions["paylinks"].jobs.is_inline:
+    if paylinks_state().jobs.is_inline:
         _sweep_now_and_then()
 
 
 def _hand_out(item_ids: Iterable[int]) -> None:
     from flask_paylinks.jobs.queue import run_outbox_item
 
-    jobs = current_app.extensions["paylinks"].jobs
+    jobs = paylinks_state().jobs
     for item_id in item_ids:
         jobs.enqueue(run_outbox_item, item_id, job_id=f"paylinks-outbox-{item_id}")
 
@@ -124,7 +125,7 @@ def _sweep_now_and_then() -> None:
     At most once per ``PAYLINKS_SWEEP_SECONDS`` per process, so follow-ups
     that failed earlier are retried without a cron job.
     """
-    extras = current_app.extensions["paylinks"].extras
+    extras = paylinks_state().extras
     last = extras.get("outbox.last_sweep", float("-inf"))
     if time.monotonic() - last < _config("PAYLINKS_SWEEP_SECONDS"):
         return
@@ -261,7 +262,7 @@ def sweep(*, now: datetime | None = None, limit: int = 500) -> SweepResult:
     a conditional UPDATE first, so two sweepers never hand out one item
     twice.
     """
-    current_app.extensions["paylinks"].extras["outbox.last_sweep"] = time.monotonic()
+    paylinks_state().extras["outbox.last_sweep"] = time.monotonic()
     now = now or utcnow()
     db = session()
     redispatch = now - timedelta(seconds=_config("PAYLINKS_OUTBOX_REDISPATCH_SECONDS"))

@@ -16,6 +16,7 @@ from typing import Any
 from flask import Flask
 
 from flask_paylinks.db.session import reset_session
+from flask_paylinks.state import paylinks_state
 
 log = logging.getLogger(__name__)
 
@@ -119,7 +120,7 @@ def run_worker(app: Flask, *, burst: bool = False) -> bool:
     from redis.exceptions import RedisError
     from rq import SimpleWorker
 
-    jobs: JobQueue = app.extensions["paylinks"].jobs
+    jobs: JobQueue = paylinks_state(app).jobs
     every = int(app.config["PAYLINKS_SWEEP_SECONDS"])
 
     stop = {"requested": False}

@@ -14,8 +14,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from flask import current_app
-
 from flask_paylinks.core.errors import InvalidInput
 from flask_paylinks.core.pricing import Choices, PricingError, Quote
 from flask_paylinks.db.models import PaymentLink, PaymentState
@@ -30,6 +28,7 @@ from flask_paylinks.payments.start import (
     start_checkout,
 )
 from flask_paylinks.payments.updates import apply_event
+from flask_paylinks.state import paylinks_state
 
 NOT_STARTED = (
     "We could not reach the payment provider. You have not been charged; "
@@ -145,7 +144,7 @@ def _confirm(
 ) -> PayResult:
     """Run the gateway's confirm step on a pending payment; say what became of it."""
     payment, reference = checkout.payment, checkout.payment.reference
-    gateway = current_app.extensions["paylinks"].gateway
+    gateway = paylinks_state().gateway
     if payment.state == PaymentState.PENDING and checkout.started is not None:
         update = gateway.confirm(checkout.started, command.payment_fields)
         if update is not None:

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from flask import current_app
-
 from flask_paylinks.contacts import Address
 from flask_paylinks.db.models import Payment
 from flask_paylinks.db.scoping import MAX_ID, get_owned, owned
 from flask_paylinks.db.session import session
+from flask_paylinks.state import paylinks_state
 
 
 def apply_contact_changes(owner: str, payment_id: int) -> Payment | None:
@@ -28,7 +27,7 @@ def apply_contact_changes(owner: str, payment_id: int) -> Payment | None:
     if not changes or payment.contact_id is None:
         db.rollback()
         return payment
-    directory = current_app.extensions["paylinks"].contacts
+    directory = paylinks_state().contacts
     directory.update(
         owner,
         payment.contact_id,

@@ -28,6 +28,7 @@ from flask_paylinks.db.scoping import owned
 from flask_paylinks.db.session import session
 from flask_paylinks.jobs import outbox
 from flask_paylinks.payments.repository import lock_payment
+from flask_paylinks.state import paylinks_state
 
 log = logging.getLogger(__name__)
 
@@ -127,12 +128,12 @@ def _finish_after_receivers_ended_transaction(payment_id: int) -> None:
 
 def _payment_contact(payment: Payment) -> Contact:
     """The contact a payment belongs to: linked before, known, or upserted."""
-    directory = current_app.extensions["paylinks"].contacts
+    directory = paylinks_state().contacts
     address = Address.from_dict(payment.customer_address)
     if payment.contact_id is not None:
         known = directory.get(payment.owner_id, payment.contact_id)
         if known is not None:
-            return known  # type: ignore[no-any-return]
+            return known
     recipient_contact = _recipient_contact_id(payment)
     if recipient_contact is not None:
         # A personal link: the contact is known, and may update its details.
@@ -144,7 +145,7 @@ def _payment_contact(payment: Payment) -> Contact:
         )
         if updated is not None:
             payment.contact_id = updated.id
-            return updated  # type: ignore[no-any-return]
+            return updated
     claim = _claim_email(payment.owner_id, payment.customer_email)
     contact: Contact = directory.upsert(
         payment.owner_id,

@@ -23,6 +23,7 @@ from flask_paylinks.db.session import session
 from flask_paylinks.merchants import MerchantProfile, merchant_profile
 from flask_paylinks.messaging.base import MessageRejected
 from flask_paylinks.payments.presenters import next_charge
+from flask_paylinks.state import paylinks_state
 
 log = logging.getLogger(__name__)
 
@@ -86,7 +87,7 @@ def send_receipt(payment_id: int) -> bool:
         db.rollback()
         return False
     db.commit()
-    sender = current_app.extensions["paylinks"].email
+    sender = paylinks_state().email
     try:
         sender.send_email(email.to, email.subject, email.text, email.html)
     except MessageRejected as error:

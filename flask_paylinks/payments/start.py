@@ -55,6 +55,7 @@ from flask_paylinks.payments.repository import (
     link_in_progress,
 )
 from flask_paylinks.payments.updates import abandon_stale, settle_without_event
+from flask_paylinks.state import paylinks_state
 
 log = logging.getLogger(__name__)
 
@@ -272,7 +273,7 @@ def _new_payment(
         customer_phone=customer.phone,
         customer_address=customer.address.as_dict() if customer.address else None,
         recipient_id=recipient.id if recipient else None,
-        gateway=current_app.extensions["paylinks"].gateway.name,
+        gateway=paylinks_state().gateway.name,
         idempotency_key=idempotency_key(link, attempt),
         holds_link=bool(link.single_use),
         created_at=now,
@@ -338,7 +339,7 @@ def _ensure_started(payment: Payment) -> StartedPayment | None:
     """Ask the gateway for the payment (same key, same answer); store its ids."""
     if payment.state != PaymentState.PENDING:
         return None
-    gateway = current_app.extensions["paylinks"].gateway
+    gateway = paylinks_state().gateway
     try:
         started: StartedPayment = gateway.start_payment(_payment_request(payment))
     except GatewayError as error:

@@ -44,6 +44,7 @@ from flask_paylinks.db.session import session
 from flask_paylinks.gateways.base import Outcome, PaymentUpdate
 from flask_paylinks.jobs import outbox
 from flask_paylinks.payments.followups import FOLLOWUP_KINDS
+from flask_paylinks.state import paylinks_state
 
 log = logging.getLogger(__name__)
 
@@ -400,7 +401,7 @@ def settle_stale(now: datetime) -> int:
 
 def _settle_after() -> timedelta:
     """How old a pending payment is when the gateway can no longer complete it."""
-    gateway = current_app.extensions["paylinks"].gateway
+    gateway = paylinks_state().gateway
     timeout = int(current_app.config["PAYLINKS_PENDING_TIMEOUT"])
     settle = getattr(gateway, "abandon_after", None)
     return timedelta(seconds=min(timeout, int(settle)) if settle else timeout)

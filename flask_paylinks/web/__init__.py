@@ -10,6 +10,8 @@ from pathlib import Path
 
 from flask import Blueprint, Flask
 
+from flask_paylinks.state import paylinks_state
+
 #: The package folder that holds ``templates/`` and ``static/``.
 PACKAGE_ROOT = str(Path(__file__).resolve().parent.parent)
 
@@ -20,10 +22,12 @@ def init_app(app: Flask) -> None:
     from flask_paylinks.web import guards, ratelimit
     from flask_paylinks.web.checkout import blueprint as checkout_blueprint
     from flask_paylinks.web.dashboard import blueprint as dashboard_blueprint
+    from flask_paylinks.web.rendering.page_cache import PageCache
     from flask_paylinks.web.request_scope import start_request
     from flask_paylinks.web.templating import register_template_helpers
 
     config = app.config
+    paylinks_state(app).page_cache = PageCache()
     assets = Blueprint(
         "paylinks_assets",
         "flask_paylinks",

@@ -49,6 +49,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from flask_paylinks.db.session import reset_session
 from flask_paylinks.payments import watch_charges
+from flask_paylinks.state import paylinks_state
 
 log = logging.getLogger(__name__)
 
@@ -327,7 +328,7 @@ def render_checkout(outage: Outage) -> str:
     from flask_paylinks.db.models import PaymentLink
     from flask_paylinks.web.rendering.branding import branding
 
-    gateway = current_app.extensions["paylinks"].gateway
+    gateway = paylinks_state().gateway
     return render_template(
         "paylinks/checkout/unavailable_db.html",
         outage=outage,

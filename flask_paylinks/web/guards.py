@@ -18,6 +18,8 @@ from flask import Flask, jsonify, render_template, request
 from flask.typing import ResponseReturnValue
 from werkzeug.exceptions import RequestEntityTooLarge
 
+from flask_paylinks.state import paylinks_state
+
 #: The blueprints whose requests the guard checks.
 BLUEPRINTS = ("paylinks", "paylinks_checkout", "paylinks_assets")
 #: Longest query-string value: searches, cursors and filters are far shorter.
@@ -149,8 +151,6 @@ def refusal(status: int, message: str) -> ResponseReturnValue:
         )
         return html, status
     if request.blueprint == "paylinks_checkout":
-        from flask import current_app
-
         from flask_paylinks.db.models import PaymentLink
         from flask_paylinks.web.rendering.branding import branding
 
@@ -159,9 +159,7 @@ def refusal(status: int, message: str) -> ResponseReturnValue:
             title=title,
             message=message,
             brand=branding(PaymentLink()),
-            test_mode=bool(
-                getattr(current_app.extensions["paylinks"].gateway, "test_mode", False)
-            ),
+            test_mode=bool(getattr(paylinks_state().gateway, "test_mode", False)),
             preview=False,
         )
         return html, status

@@ -27,6 +27,7 @@ from flask_paylinks.core.pricing import (
 from flask_paylinks.db.models import PaymentLink
 from flask_paylinks.localtime import today
 from flask_paylinks.merchants import merchant_profile
+from flask_paylinks.state import paylinks_state
 from flask_paylinks.web.checkout.forms import CheckoutForm, country_options
 from flask_paylinks.web.rendering.branding import branding
 from flask_paylinks.web.rendering.labels import consent_text, pay_label, then_text
@@ -77,7 +78,7 @@ def new_checkout_form(
     link: PaymentLink, *, formdata: Any = None, preview: bool = False, **data: Any
 ) -> CheckoutForm:
     """The host's checkout form (or ours), configured for *link*'s options."""
-    state = current_app.extensions["paylinks"]
+    state = paylinks_state()
     form_class = state.form_class("checkout", CheckoutForm)
     kwargs: dict[str, Any] = {"formdata": formdata, **data}
     if preview:
@@ -94,7 +95,7 @@ def new_checkout_form(
 
 def card_form_for(formdata: Any = None) -> Any:
     """The gateway's payment fields, or ``None`` when it takes cards itself."""
-    return current_app.extensions["paylinks"].gateway.payment_fields(formdata)
+    return paylinks_state().gateway.payment_fields(formdata)
 
 
 def quantity_options(low: int, high: int) -> list[int] | None:
@@ -129,7 +130,7 @@ def render_checkout_page(
     if card_form is None:
         card_form = card_form_for()
     errors: Mapping[str, str] = context.pop("errors", None) or {}
-    gateway = current_app.extensions["paylinks"].gateway
+    gateway = paylinks_state().gateway
     context.setdefault("problems", problems(form, card_form, errors, offer))
     context.setdefault("notice", None)
     has_slug = bool(link.slug)

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
-from flask import current_app
 from werkzeug.wrappers import Response
 
+from flask_paylinks.state import paylinks_state
 from flask_paylinks.web.security_headers import (
     add_common_headers,
     csp_nonce,
@@ -46,7 +46,7 @@ def policy(nonce: str, gateway_sources: Mapping[str, Iterable[str]]) -> str:
 
 def add_security_headers(response: Response) -> Response:
     """Set the CSP (with this request's nonce) and the other hardening headers."""
-    gateway = current_app.extensions["paylinks"].gateway
+    gateway = paylinks_state().gateway
     sources: Mapping[str, Iterable[str]] = getattr(gateway, "csp_sources", {}) or {}
     return add_common_headers(
         response,

@@ -44,6 +44,7 @@ from flask_paylinks.core.pricing import (
 from flask_paylinks.db.models import PaymentLink, PaymentState
 from flask_paylinks.db.session import reset_session
 from flask_paylinks.links import service as link_service
+from flask_paylinks.state import paylinks_state
 from flask_paylinks.web import db_outage
 from flask_paylinks.web.checkout import blueprint
 from flask_paylinks.web.checkout.assets import find_asset
@@ -70,7 +71,7 @@ CSRF_NOTICE = (
 
 
 def _test_mode() -> bool:
-    return bool(getattr(current_app.extensions["paylinks"].gateway, "test_mode", False))
+    return bool(getattr(paylinks_state().gateway, "test_mode", False))
 
 
 def _layout(link: PaymentLink) -> dict[str, Any]:

@@ -10,6 +10,8 @@ from flask_wtf import FlaskForm
 from werkzeug.datastructures import FileStorage
 from werkzeug.wrappers import Response
 
+from flask_paylinks.state import paylinks_state
+
 #: Flash category of the dashboard's messages; its layout shows only these.
 FLASH = "paylinks"
 #: HTTP status of a form shown again because of what was typed.
@@ -22,7 +24,7 @@ class ActionForm(FlaskForm):  # type: ignore[misc]
 
 def form_class(name: str, default: type[Any]) -> type[Any]:
     """The form class the host put in place of *name*, else *default*."""
-    return current_app.extensions["paylinks"].form_class(name, default)  # type: ignore[no-any-return]
+    return paylinks_state().form_class(name, default)
 
 
 def require_action() -> None:

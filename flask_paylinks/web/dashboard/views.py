@@ -26,6 +26,7 @@ from flask_paylinks.links import presenters
 from flask_paylinks.links import service as link_service
 from flask_paylinks.links.service import LinkFilters
 from flask_paylinks.payments import history as payment_history
+from flask_paylinks.state import paylinks_state
 from flask_paylinks.web import qr
 from flask_paylinks.web.checkout.rendering import render_checkout_page
 from flask_paylinks.web.dashboard import blueprint
@@ -274,7 +275,7 @@ def _link_context(link: PaymentLink) -> dict[str, Any]:
         "status": presenters.status_label(link),
         "source": presenters.source_label(link),
         "logo_src": logo_url(link),
-        "contact_url": current_app.extensions["paylinks"].contact_url,
+        "contact_url": paylinks_state().contact_url,
         "action": ActionForm(),
         "interval_label": interval_label,
         "price_label": lambda product: catalog.price_label(product, locale),

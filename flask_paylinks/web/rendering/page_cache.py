@@ -31,6 +31,7 @@ from flask_wtf.csrf import generate_csrf
 from flask_paylinks.db.revisions import LinkVersion, link_version
 from flask_paylinks.localtime import today
 from flask_paylinks.merchants import MerchantProfile, merchant_profile
+from flask_paylinks.state import paylinks_state
 from flask_paylinks.web.security_headers import csp_nonce
 
 #: Stand-ins for what differs per response, random per process so that no
@@ -118,8 +119,7 @@ def page_cache() -> PageCache | None:
     """The app's page cache, or ``None`` when caching is off."""
     if cache_seconds() <= 0:
         return None
-    cache: PageCache = current_app.extensions["paylinks"].page_cache
-    return cache
+    return paylinks_state().page_cache
 
 
 def cached_page(slug: str) -> CachedPage | None:
@@ -127,9 +127,9 @@ def cached_page(slug: str) -> CachedPage | None:
     seconds = cache_seconds()
     if seconds <= 0:
         return None
-    state = current_app.extensions["paylinks"]
-    cache: PageCache = state.page_cache
-    if not cache.holds(slug):
+    state = paylinks_state()
+    cache = state.page_cache
+    if cache is None or not cache.holds(slug):
         return None
     version = link_version(state.db.engine, slug)
     return cache.get(slug, version, profile_seconds=seconds)
