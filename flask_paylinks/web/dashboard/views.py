@@ -383,8 +383,6 @@ def _contact_changes(payment_id: int, apply: bool) -> BaseResponse:
     else:
         payment = payments.dismiss_contact_changes(owner, payment_id)
         message = "Kept the contact's details as they were."
-    if payment is None:
-        raise NotFound(f"No payment {payment_id} of this owner.")
     notice(message)
     if payment.link_id is None:
         return back(".index")

@@ -25,8 +25,8 @@ from flask_paylinks.db.models import (
 from flask_paylinks.gateways.base import Outcome, PaymentUpdate, StartedPayment
 from flask_paylinks.payments import prices
 
+from ..checkout.conftest import Shop, priced, submission
 from ..hosts import crm_a
-from .conftest import Shop, priced, submission
 
 Heard = Callable[[str], list[dict[str, Any]]]
 CUSTOMER = payments.Customer(
