@@ -21,6 +21,7 @@ from flask_paylinks.core.rules import (
     INT32_MAX,
     INT64_MAX,
     https_url_problem,
+    name_problem,
     text_problem,
 )
 from flask_paylinks.db.models import (
@@ -85,12 +86,7 @@ class ImageUpload:
 def product_problems(data: ProductData) -> dict[str, str]:
     """What breaks the rules in *data*, by form field (empty when it is fine)."""
     errors: dict[str, str] = {}
-    name = data.name.strip()
-    if not name:
-        errors["name"] = "Enter a name."
-    elif len(name) > 200:
-        errors["name"] = "A name can be 200 characters at most."
-    elif problem := text_problem(name):
+    if problem := name_problem(data.name.strip()):
         errors["name"] = problem
     if len(data.description) > 5000:
         errors["description"] = "A description can be 5,000 characters at most."

@@ -36,6 +36,19 @@ _LATIN_MIXES = (
 )
 
 
+#: Longest name of a product or a link.
+MAX_NAME_LENGTH = 200
+
+
+def name_problem(value: str) -> str | None:
+    """Why *value* (already stripped) cannot name a product or a link, or ``None``."""
+    if not value:
+        return "Enter a name."
+    if len(value) > MAX_NAME_LENGTH:
+        return f"A name can be {MAX_NAME_LENGTH} characters at most."
+    return text_problem(value)
+
+
 def text_problem(value: str, *, multiline: bool = False) -> str | None:
     """Why *value* cannot be stored as text, or ``None`` when it can.
 

@@ -28,7 +28,7 @@ from flask_paylinks import signals, uploads
 from flask_paylinks.catalog.service import products_by_id
 from flask_paylinks.core.days import day_end, day_start
 from flask_paylinks.core.errors import InvalidInput, NotFound
-from flask_paylinks.core.rules import https_url_problem, is_hex_color
+from flask_paylinks.core.rules import https_url_problem, is_hex_color, name_problem
 from flask_paylinks.db.models import (
     Asset,
     ButtonStyle,
@@ -126,11 +126,8 @@ def link_problems(
     most: int = config["PAYLINKS_MAX_ITEMS_PER_LINK"]
     errors: dict[str, str] = {}
 
-    name = data.name.strip()
-    if not name:
-        errors["name"] = "Enter a name."
-    elif len(name) > 200:
-        errors["name"] = "A name can be 200 characters at most."
+    if problem := name_problem(data.name.strip()):
+        errors["name"] = problem
 
     ids = [item.product_id for item in data.items if item.product_id is not None]
     products = products_by_id(owner, ids)

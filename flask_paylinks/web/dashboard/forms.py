@@ -163,6 +163,14 @@ def currency_choices() -> list[tuple[str, str]]:
     ]
 
 
+def _offer_currencies(field: SelectField) -> None:
+    """Every currency as a choice; the configured default until one is chosen."""
+    field.choices = currency_choices()
+    if not field.data:
+        field.data = current_app.config["PAYLINKS_DEFAULT_CURRENCY"]
+    _ensure_choice(field, field.data)
+
+
 def _ensure_choice(field: SelectField, value: str | None) -> None:
     """Offer *value* too when it is a real currency missing from the list."""
     if value and is_currency(value) and value not in {c[0] for c in field.choices}:
@@ -265,10 +273,7 @@ class ProductForm(FlaskForm):  # type: ignore[misc]
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.currency.choices = currency_choices()
-        if not self.currency.data:
-            self.currency.data = current_app.config["PAYLINKS_DEFAULT_CURRENCY"]
-        _ensure_choice(self.currency, self.currency.data)
+        _offer_currencies(self.currency)
 
     def validate_price(self, field: StringField) -> None:
         """A price that is not an amount of the chosen currency."""
@@ -365,10 +370,7 @@ class CouponForm(FlaskForm):  # type: ignore[misc]
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.currency.choices = currency_choices()
-        if not self.currency.data:
-            self.currency.data = current_app.config["PAYLINKS_DEFAULT_CURRENCY"]
-        _ensure_choice(self.currency, self.currency.data)
+        _offer_currencies(self.currency)
 
     def validate_percent_off(self, field: StringField) -> None:
         """A percentage off that is not a number with two decimals at most."""
