@@ -118,15 +118,58 @@ def run_worker(app: Flask, *, burst: bool = False) -> bool:
     reconnects with back-off.
     """
     from redis.exceptions import RedisError
-    from rq import SimpleWorker
 
     jobs: JobQueue = paylinks_state(app).jobs
     every = int(app.config["PAYLINKS_SWEEP_SECONDS"])
+    stop = _StopFlag()
+    worker_class = _worker_class(app, stop)
 
-    stop = {"requested": False}
+    worked = False
+    wait = 0.5
+    while not stop.requested:
+        try:
+            # Making the worker talks to Redis already (CLIENT SETNAME).
+            worker = worker_class(
+                [jobs.queue()],
+                connection=jobs.connection(),
+                maintenance_interval=every,
+                # Idle, the worker wakes every `every` seconds to sweep.
+                worker_ttl=every + 15,
+            )
+            worked = bool(worker.work(burst=burst, with_scheduler=False)) or worked
+            if burst or stop.requested or worker._stop_requested:
+                break
+            # RQ's loop ends, without raising, on an error it does not handle.
+            raise _WorkerLost()
+        except (RedisError, _WorkerLost) as error:
+            # Between RQ's loops the signals are ours: stop after this round.
+            signal.signal(signal.SIGTERM, stop.note)
+            signal.signal(signal.SIGINT, stop.note)
+            jobs.redis_down(error)
+            sweep_guarded(app)
+            time.sleep(wait)
+            wait = min(wait * 2, 5.0)
+            if _redis_answers(jobs):
+                jobs.redis_up()
+                wait = 0.5
+            if burst:
+                break
+    return worked
 
-    def request_stop(signum: int, frame: Any) -> None:
-        stop["requested"] = True
+
+class _StopFlag:
+    """Whether the worker was asked to stop, by RQ's handler or by ours."""
+
+    requested = False
+
+    def note(self, signum: Any = None, frame: Any = None) -> None:
+        """A signal handler: stop after this round."""
+        self.requested = True
+
+
+def _worker_class(app: Flask, stop: _StopFlag) -> type[Any]:
+    """An RQ ``SimpleWorker`` that runs each job in *app*'s context, and sweeps."""
+    from rq import SimpleWorker
 
     class AppWorker(SimpleWorker):
         """An RQ worker that runs each job in the app context, and sweeps."""
@@ -136,7 +179,7 @@ def run_worker(app: Flask, *, burst: bool = False) -> bool:
 
         def request_stop(self, signum: Any, frame: Any) -> None:
             # Idle, RQ stops by raising without noting it: note it here.
-            stop["requested"] = True
+            stop.note()
             super().request_stop(signum, frame)  # type: ignore[no-untyped-call]
 
         def perform_job(self, *args: Any, **kwargs: Any) -> bool:
@@ -149,37 +192,7 @@ def run_worker(app: Flask, *, burst: bool = False) -> bool:
             sweep_guarded(app)
             super().run_maintenance_tasks()  # type: ignore[no-untyped-call]
 
-    worked = False
-    wait = 0.5
-    while not stop["requested"]:
-        try:
-            # Making the worker talks to Redis already (CLIENT SETNAME).
-            worker = AppWorker(
-                [jobs.queue()],
-                connection=jobs.connection(),
-                maintenance_interval=every,
-                # Idle, the worker wakes every `every` seconds to sweep.
-                worker_ttl=every + 15,
-            )
-            worked = bool(worker.work(burst=burst, with_scheduler=False)) or worked
-            if burst or stop["requested"] or worker._stop_requested:
-                break
-            # RQ's loop ends, without raising, on an error it does not handle.
-            raise _WorkerLost()
-        except (RedisError, _WorkerLost) as error:
-            # Between RQ's loops the signals are ours: stop after this round.
-            signal.signal(signal.SIGTERM, request_stop)
-            signal.signal(signal.SIGINT, request_stop)
-            jobs.redis_down(error)
-            sweep_guarded(app)
-            time.sleep(wait)
-            wait = min(wait * 2, 5.0)
-            if _redis_answers(jobs):
-                jobs.redis_up()
-                wait = 0.5
-            if burst:
-                break
-    return worked
+    return AppWorker
 
 
 class _WorkerLost(Exception):
