@@ -21,7 +21,7 @@ from flask_paylinks import (
     Money,
     SQLAlchemyContactDirectory,
 )
-from flask_paylinks.db.models import Payment
+from flask_paylinks.models import Payment
 from flask_paylinks.signals import message_sent, payment_succeeded
 
 from . import crm
