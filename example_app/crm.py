@@ -15,9 +15,9 @@ from flask_sqlalchemy.pagination import Pagination
 from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import selectinload
 
-from flask_paylinks.models import Payment
 from flask_paylinks.db.scoping import owned
 from flask_paylinks.messaging import MessageDeferred, MessageRejected
+from flask_paylinks.models import Payment
 
 from .extensions import db
 from .models import Customer, Direction, Message, MessageChannel, Tag
