@@ -30,6 +30,14 @@ COUPON_SCOPE = "paylinks-coupon"
 PAY_ENDPOINT = "paylinks_checkout.pay"
 QUOTE_ENDPOINT = "paylinks_checkout.quote"
 LIMITED_ENDPOINTS = frozenset({PAY_ENDPOINT, QUOTE_ENDPOINT})
+#: Flask-Limiter settings (shared with any limiter of the host's) that would
+#: limit other endpoints too; with one set, every request is checked.
+APP_WIDE_LIMITS = (
+    "RATELIMIT_DEFAULT",
+    "RATELIMIT_APPLICATION",
+    "RATELIMIT_META",
+    "RATELIMIT_IN_MEMORY_FALLBACK",
+)
 
 
 def mark_coupon_refused() -> None:
@@ -75,7 +83,7 @@ def init_app(app: Flask) -> Limiter | None:
         scope=CHECKOUT_SCOPE,
         override_defaults=False,
     )
-    if not (config.get("RATELIMIT_DEFAULT") or config.get("RATELIMIT_APPLICATION")):
+    if not any(config.get(key) for key in APP_WIDE_LIMITS):
         # Only two endpoints have limits: every other request (the checkout
         # page itself, the host's routes) skips Flask-Limiter's resolution.
         limiter.request_filter(_not_limited)
