@@ -10,7 +10,8 @@ run from a small asyncio HTTP client (one connection per request, as
 gunicorn's sync worker closes each): the seeded checkout that asks for
 phone, address and a coupon, and ``/bench/bare``, a route returning "ok".
 Rounds alternate (bare, page, bare, page) so drift hits both alike. It
-prints each rate, their ratio (the target is >= 0.5), the server CPU each
+prints each rate, their ratio (the target is >= 0.5 with the cache on, >= 0.25
+for a full render), the server CPU each
 request cost (on Linux; it moves far less than the rates when other work
 shares the machine) and the byte sizes of the page and of its CSS and JS.
 
@@ -244,7 +245,10 @@ def main() -> None:
         + ", ".join(f"{r:.0f}" for r in page_rates)
         + ")"
     )
-    print(f"  ratio page / bare         {page_rps / bare:8.2f}  (target >= 0.50)")
+    full_render = args.cache_seconds is not None and args.cache_seconds <= 0
+    target = 0.25 if full_render else 0.5
+    ratio = page_rps / bare
+    print(f"  ratio page / bare         {ratio:8.2f}  (target >= {target:.2f})")
     if cpu[bare_path] and cpu[page_path]:
         bare_cpu = sum(cpu[bare_path]) / len(cpu[bare_path])
         page_cpu = sum(cpu[page_path]) / len(cpu[page_path])
