@@ -10,10 +10,10 @@ run from a small asyncio HTTP client (one connection per request, as
 gunicorn's sync worker closes each): the seeded checkout that asks for
 phone, address and a coupon, and ``/bench/bare``, a route returning "ok".
 Rounds alternate (bare, page, bare, page) so drift hits both alike. It
-prints each rate, their ratio (the target is >= 0.5 with the cache on, >= 0.25
-for a full render), the server CPU each
-request cost (on Linux; it moves far less than the rates when other work
-shares the machine) and the byte sizes of the page and of its CSS and JS.
+prints each rate, their ratio (the target is >= 0.5 with the cache on and
+>= 0.25 for a full render), the server CPU each request cost (on Linux; it
+moves far less than the rates when other work shares the machine) and the
+byte sizes of the page and of its CSS and JS.
 
 With the page cache on (the default) every cached response still costs one
 query: the link's revision, read to check the page is current.
