@@ -29,6 +29,15 @@ COUPON_SCOPE = "paylinks-coupon"
 #: Checkout endpoints and the limits each one gets.
 PAY_ENDPOINT = "paylinks_checkout.pay"
 QUOTE_ENDPOINT = "paylinks_checkout.quote"
+LIMITED_ENDPOINTS = frozenset({PAY_ENDPOINT, QUOTE_ENDPOINT})
+#: Flask-Limiter settings (shared with any limiter of the host's) that would
+#: limit other endpoints too; with one set, every request is checked.
+APP_WIDE_LIMITS = (
+    "RATELIMIT_DEFAULT",
+    "RATELIMIT_APPLICATION",
+    "RATELIMIT_META",
+    "RATELIMIT_IN_MEMORY_FALLBACK",
+)
 
 
 def mark_coupon_refused() -> None:
@@ -42,6 +51,10 @@ def _coupon_refused(response: Any) -> bool:
 
 def _no_coupon_sent() -> bool:
     return not (request.form.get("coupon") or "").strip()
+
+
+def _not_limited() -> bool:
+    return request.endpoint not in LIMITED_ENDPOINTS
 
 
 def init_app(app: Flask) -> Limiter | None:
@@ -70,6 +83,10 @@ def init_app(app: Flask) -> Limiter | None:
         scope=CHECKOUT_SCOPE,
         override_defaults=False,
     )
+    if not any(config.get(key) for key in APP_WIDE_LIMITS):
+        # Only two endpoints have limits: every other request (the checkout
+        # page itself, the host's routes) skips Flask-Limiter's resolution.
+        limiter.request_filter(_not_limited)
     views: dict[str, Any] = app.view_functions
     views[PAY_ENDPOINT] = checkout_limit(coupon_limit(views[PAY_ENDPOINT]))
     views[QUOTE_ENDPOINT] = coupon_limit(views[QUOTE_ENDPOINT])

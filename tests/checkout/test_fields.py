@@ -6,11 +6,12 @@ from typing import Any
 
 import pytest
 from flask import Flask, render_template_string
+from markupsafe import Markup, escape
 from werkzeug.datastructures import MultiDict
 
 from flask_paylinks.gateways.sandbox import CardForm
 from flask_paylinks.web.checkout.forms import CheckoutForm
-from flask_paylinks.web.rendering.fields import field_tag, input_tag
+from flask_paylinks.web.rendering.fields import escaped, field_tag, input_tag
 
 TYPED = MultiDict(
     {
@@ -86,3 +87,11 @@ def test_the_field_block_matches_the_template_macro(app: Flask) -> None:
         assert str(field_tag(field, hint)) == reference
     assert 'class="pl-field pl-invalid"' in str(field_tag(form.email))
     assert 'class="pl-field"' in str(field_tag(form.line2))
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["plain", "", "O'HARA", 'a "b"', "<i>&amp;</i>", 64, 0, Markup("<b>kept</b>")],
+)
+def test_the_quick_escape_is_markupsafes(value: Any) -> None:
+    assert escaped(value) == str(escape(value))

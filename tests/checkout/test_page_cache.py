@@ -27,6 +27,13 @@ from flask_paylinks.db.models import (
     Product,
     utcnow,
 )
+from flask_paylinks.web.rendering.page_cache import (
+    ATTEMPT_MARK,
+    CSRF_MARK,
+    NONCE_MARK,
+    CachedPage,
+    split_marks,
+)
 
 from ..hosts import crm_a
 from .conftest import Shop, form_of, priced, submission
@@ -299,3 +306,32 @@ def test_no_receiver_is_connected_to_the_link_signals_on_import() -> None:
     for signal in (signals.link_updated, signals.link_deactivated):
         owners = {getattr(r, "__module__", "") for r in signal.receivers_for(None)}
         assert not any(name.startswith("flask_paylinks") for name in owners)
+
+
+def test_a_kept_page_is_cut_at_its_marks_and_filled_per_response(app: Flask) -> None:
+    html = (
+        f'<style nonce="{NONCE_MARK}"></style><input value="{ATTEMPT_MARK}">'
+        f'<input value="{CSRF_MARK}"><script nonce="{NONCE_MARK}"></script>'
+    )
+    parts = split_marks(html)
+    assert "".join(parts) == html
+    assert parts[1::2] == (NONCE_MARK, ATTEMPT_MARK, CSRF_MARK, NONCE_MARK)
+    page = CachedPage(
+        parts,
+        link_id=1,
+        revision=0,
+        merchant=MerchantProfile(name="Acme"),
+        merchant_checked=0.0,
+        day=utcnow().date(),
+    )
+    with app.test_request_context("/"):
+        filled = page.fill("attempt-1")
+    nonces = re.findall(r'nonce="([^"]+)"', filled)
+    assert len(nonces) == 2
+    assert nonces[0] == nonces[1]
+    assert NONCE_MARK not in filled
+    assert CSRF_MARK not in filled
+    assert '<input value="attempt-1">' in filled
+    token = re.search(r'<input value="([^"]+)"><script', filled)
+    assert token is not None
+    assert len(token.group(1)) > 20

@@ -8,6 +8,7 @@ checkout's sentences, in the configured locale.
 from __future__ import annotations
 
 from datetime import date
+from functools import lru_cache
 
 from babel.dates import format_date
 from flask import current_app
@@ -41,7 +42,12 @@ def then_text(recurring: RecurringCharge | None, currency: str) -> str:
 
 def long_date(day: date) -> str:
     """*day* written out in the configured locale: ``November 27, 2026``."""
-    locale = current_app.config["PAYLINKS_LOCALE"]
+    return _long_date(day, current_app.config["PAYLINKS_LOCALE"])
+
+
+@lru_cache(maxsize=64)
+def _long_date(day: date, locale: str) -> str:
+    # Babel parses the locale's patterns on every call; a page names one day.
     return str(format_date(day, format="long", locale=locale))
 
 

@@ -19,6 +19,7 @@ the order afresh, and confirms a changed total with the customer first.
 
 from __future__ import annotations
 
+import re
 import secrets
 import threading
 import time
@@ -42,11 +43,22 @@ CSRF_MARK = f"pl-csrf-{_MARK}"
 ATTEMPT_MARK = f"pl-attempt-{_MARK}"
 
 
+_MARKS = re.compile(
+    "({})".format("|".join(map(re.escape, (NONCE_MARK, CSRF_MARK, ATTEMPT_MARK))))
+)
+
+
+def split_marks(html: str) -> tuple[str, ...]:
+    """*html* cut at its marks: text, mark, text, mark, ..., text."""
+    return tuple(_MARKS.split(html))
+
+
 @dataclass(frozen=True, slots=True)
 class CachedPage:
     """A rendered page with marks where per-response values go."""
 
-    html: str
+    #: The page cut at its marks (:func:`split_marks`): odd items are marks.
+    parts: tuple[str, ...]
     link_id: int
     #: The link's revision the page was drawn from.
     revision: int
@@ -57,12 +69,28 @@ class CachedPage:
     day: date
 
     def fill(self, attempt: str) -> str:
-        """The page for one response: its nonce, attempt and CSRF token."""
-        html = self.html.replace(NONCE_MARK, csp_nonce())
-        html = html.replace(ATTEMPT_MARK, attempt)
-        if CSRF_MARK in html:
-            html = html.replace(CSRF_MARK, generate_csrf())
-        return html
+        """The page for one response: its nonce, attempt and CSRF token.
+
+        One join over the parts cut once when the page was kept, not a
+        search-and-replace of the whole page per mark and response.
+        """
+        parts = list(self.parts)
+        values: dict[str, str] = {}
+        for index in range(1, len(parts), 2):
+            mark = parts[index]
+            value = values.get(mark)
+            if value is None:
+                value = values[mark] = self._value(mark, attempt)
+            parts[index] = value
+        return "".join(parts)
+
+    @staticmethod
+    def _value(mark: str, attempt: str) -> str:
+        if mark == NONCE_MARK:
+            return csp_nonce()
+        if mark == ATTEMPT_MARK:
+            return attempt
+        return str(generate_csrf())
 
 
 class PageCache:
@@ -140,7 +168,7 @@ def keep_page(
 ) -> CachedPage:
     """Cache *html* (rendered with the marks) as *slug*'s page at *revision*."""
     page = CachedPage(
-        html,
+        split_marks(html),
         link_id=link_id,
         revision=revision,
         merchant=merchant,
