@@ -174,6 +174,33 @@ def test_starting_payments_is_rate_limited(limited_app: Flask) -> None:
     assert shop.payments() == []
 
 
+def test_an_app_wide_default_limit_still_applies_to_every_page(
+    database_url: str,
+) -> None:
+    """The limiter skips unlimited pages only while no app-wide limit asks for them."""
+    for app in host_app(
+        database_url,
+        PAYLINKS_RATELIMIT_ENABLED=True,
+        PAYLINKS_RATELIMIT_CHECKOUT="3 per minute",
+        RATELIMIT_DEFAULT="2 per minute",
+    ):
+        shop = Shop(app)
+        link = shop.link([{"product": shop.product()}])
+        client = app.test_client()
+        answers = [client.get(f"/pay/{link.slug}").status_code for _ in range(3)]
+        assert answers == [200, 200, 429]
+
+
+def test_without_an_app_wide_limit_pages_are_never_limited(
+    limited_app: Flask,
+) -> None:
+    shop = Shop(limited_app)
+    link = shop.link([{"product": shop.product()}])
+    client = limited_app.test_client()
+    answers = {client.get(f"/pay/{link.slug}").status_code for _ in range(8)}
+    assert answers == {200}
+
+
 def test_refused_codes_are_rate_limited_and_good_ones_are_not(
     limited_app: Flask,
 ) -> None:
