@@ -227,3 +227,20 @@ def test_parse_decimal_refuses_what_is_not_a_plain_number(text: str) -> None:
 def test_decimal_round_trip(amount: int) -> None:
     money = Money(amount, "USD")
     assert Money.from_decimal(money.to_decimal(), "USD") == money
+
+
+@pytest.mark.parametrize(
+    ("amount", "currency", "major"),
+    [
+        (4900, "USD", "49.00"),
+        (500, "JPY", "500"),
+        (1234, "KWD", "1.234"),
+        (-5, "EUR", "-0.05"),
+    ],
+)
+def test_to_decimal_uses_the_currency_s_own_minor_unit(
+    amount: int, currency: str, major: str
+) -> None:
+    value = Money(amount, currency).to_decimal()
+    assert value == Decimal(major)
+    assert str(value) == major
