@@ -11,6 +11,7 @@ import os
 import shutil
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -192,3 +193,24 @@ def redis_server() -> Iterator[RedisServer]:
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+#: The repository's root: ``flask --app`` factories import from here.
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def worker_command(app: str, *, burst: bool = False) -> list[str]:
+    """``flask --app APP paylinks worker`` (``--burst``: drain the queue and exit)."""
+    command = [sys.executable, "-m", "flask", "--app", app, "paylinks", "worker"]
+    return [*command, "--burst"] if burst else command
+
+
+def run_burst_worker(app: str, *, timeout: float) -> subprocess.CompletedProcess[str]:
+    """Run a real worker process for *app* until its queue is empty."""
+    return subprocess.run(
+        worker_command(app, burst=True),
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )

@@ -3,17 +3,13 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
-from pathlib import Path
 
 from flask import Flask
 
 from flask_paylinks.db.session import session
 
 from .factories import make_link
-
-ROOT = Path(__file__).resolve().parent.parent
+from .services import run_burst_worker
 
 
 def test_links_lists_full_public_urls_and_status(host_a: Flask) -> None:
@@ -67,21 +63,6 @@ def test_worker_runs_against_a_real_redis(database_url: str, redis_url: str) -> 
         f"tests.hosts.crm_a:create_app({database_url!r}, "
         f"PAYLINKS_REDIS_URL={redis_url!r})"
     )
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "flask",
-            "--app",
-            factory,
-            "paylinks",
-            "worker",
-            "--burst",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        cwd=ROOT,
-    )
+    done = run_burst_worker(factory, timeout=60)
     assert done.returncode == 0, done.stderr
     assert "Listening on paylinks" in done.stdout, done.stdout

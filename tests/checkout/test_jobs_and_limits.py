@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import ast
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -14,6 +12,7 @@ from flask import Flask
 from redis import Redis
 
 from ..hosts import crm_a
+from ..services import run_burst_worker
 from .conftest import Shop, priced, submission
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -58,22 +57,7 @@ def test_follow_up_runs_on_a_real_worker(
         f"tests.hosts.crm_a:create_app({database_url!r}, "
         f"PAYLINKS_REDIS_URL={redis_url!r})"
     )
-    worker = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "flask",
-            "--app",
-            factory,
-            "paylinks",
-            "worker",
-            "--burst",
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    worker = run_burst_worker(factory, timeout=120)
     assert worker.returncode == 0, worker.stderr
     [customer] = shop.customers()
     assert (customer.mobile, customer.street, customer.country) == (

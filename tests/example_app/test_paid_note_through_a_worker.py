@@ -8,10 +8,7 @@ writes commits with it and shows in the contact's conversation.
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from collections.abc import Callable
-from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -19,8 +16,7 @@ from sqlalchemy import select
 
 from ..checkout.conftest import priced, submission
 from ..conftest import ExampleDemo
-
-ROOT = Path(__file__).resolve().parents[2]
+from ..services import run_burst_worker
 
 
 @pytest.mark.slow
@@ -58,22 +54,7 @@ def test_the_paid_note_is_written_by_the_worker(
         )  # the follow-up waits in Redis
 
     factory = f"example_app:create_app({config!r})"
-    worker = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "flask",
-            "--app",
-            factory,
-            "paylinks",
-            "worker",
-            "--burst",
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=180,
-    )
+    worker = run_burst_worker(factory, timeout=180)
     assert worker.returncode == 0, worker.stderr
 
     with app.app_context():

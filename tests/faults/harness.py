@@ -59,6 +59,7 @@ from ..services import (
     _pg_tool,
     free_port,
     wait_for_port,
+    worker_command,
 )
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -626,15 +627,7 @@ class ExampleCrm:
         self._started += 1
         worker = Process(
             f"worker-{self._started}",
-            [
-                sys.executable,
-                "-m",
-                "flask",
-                "--app",
-                "example_app",
-                "paylinks",
-                "worker",
-            ],
+            worker_command("example_app"),
             env=self.env,
             log=self.logs / f"worker-{self._started}.log",
         )

@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,6 +17,7 @@ from pathlib import Path
 import pytest
 from flask import Flask
 
+from ..services import worker_command
 from .harness import (
     Database,
     Postgres,
@@ -151,15 +151,7 @@ def test_a_worker_killed_mid_job_leaves_the_job_done_once_within_a_minute(
         == 303
     )
     db = Database(url)
-    command = [
-        sys.executable,
-        "-m",
-        "flask",
-        "--app",
-        _slow_host(url, rd.url),
-        "paylinks",
-        "worker",
-    ]
+    command = worker_command(_slow_host(url, rd.url))
     env = {**os.environ, "PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1"}
     first = Process("worker-1", command, env=env, log=tmp_path / "worker-1.log")
     second: Process | None = None
@@ -197,15 +189,7 @@ def test_the_worker_exits_cleanly_on_sigterm(
 ) -> None:
     url, app = _slow_app(pg, rd)
     worker = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "flask",
-            "--app",
-            _slow_host(url, rd.url),
-            "paylinks",
-            "worker",
-        ],
+        worker_command(_slow_host(url, rd.url)),
         cwd=ROOT,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
@@ -232,15 +216,7 @@ def test_a_worker_started_while_redis_is_down_waits_for_it(
     db = Database(url)
     rd.stop(crash=True)
     env = {**os.environ, "PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1"}
-    command = [
-        sys.executable,
-        "-m",
-        "flask",
-        "--app",
-        _slow_host(url, rd.url),
-        "paylinks",
-        "worker",
-    ]
+    command = worker_command(_slow_host(url, rd.url))
     worker = Process("worker", command, env=env, log=tmp_path / "worker.log")
     try:
         time.sleep(6)
