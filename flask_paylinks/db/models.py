@@ -152,7 +152,10 @@ class SendState(enum.StrEnum):
 
     QUEUED = "queued"
     SENDING = "sending"
+    #: Stopped until someone (or the sweeper) resumes it: ``paused_reason`` says why.
+    PAUSED = "paused"
     FINISHED = "finished"
+    CANCELLED = "cancelled"
 
 
 class RecipientState(enum.StrEnum):
@@ -280,6 +283,10 @@ class PaymentLink(Timestamps, Base):
         ForeignKey("paylinks_assets.id", ondelete="SET NULL")
     )
     button_style: Mapped[str | None] = mapped_column(String(16))
+    #: Text-to-Pay: the merchant's note to the contact, shown on the checkout.
+    note: Mapped[str | None] = mapped_column(Text)
+    #: Visits without a personal URL: counted, nothing about the visitor kept.
+    anonymous_opens: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     #: Text-to-Pay: the contact asked to pay, a single use, an end date.
     contact_id: Mapped[str | None] = mapped_column(String(64))
     single_use: Mapped[bool] = mapped_column(Boolean, default=False)
@@ -524,6 +531,19 @@ class Send(Timestamps, Base):
     segment_id: Mapped[str | None] = mapped_column(String(64))
     state: Mapped[str] = mapped_column(String(16), default=SendState.QUEUED)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    #: Why a paused send waits (out of credit, the queue unreachable…).
+    paused_reason: Mapped[str | None] = mapped_column(String(300))
+    #: Whether the paused send resumes by itself once the cause passes (the
+    #: queue is back) or waits for the merchant (out of credit).
+    pause_clears_itself: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default=text("false")
+    )
+    #: Contacts picked more than once or sharing an address: counted, not sent.
+    duplicates: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    #: Whether the messages went out in the request (no Redis configured).
+    inline: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default=text("false")
+    )
 
 
 class Recipient(Base):
@@ -535,6 +555,8 @@ class Recipient(Base):
         CheckConstraint(f"state IN ({_values(RecipientState)})", name="state"),
         CheckConstraint(f"channel IN ({_values(Channel)})", name="channel"),
         Index(None, "owner_id", "link_id"),
+        Index(None, "send_id", "state"),
+        Index(None, "state", "run_after"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -551,11 +573,29 @@ class Recipient(Base):
     state: Mapped[str] = mapped_column(String(16), default=RecipientState.QUEUED)
     reason: Mapped[str | None] = mapped_column(String(200))
     provider_message_id: Mapped[str | None] = mapped_column(String(100), index=True)
+    #: The contact's name when the send was made, for the dashboard's lists.
+    name: Mapped[str] = mapped_column(String(200), default="", server_default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    failed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    #: First and last time the personal URL was opened, and how often.
     opened_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    last_opened_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    open_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    #: When the recipient first started paying through the personal URL.
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     paid_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    #: Hash of the device cookie of the first open: another device is anonymous.
+    device_key: Mapped[str | None] = mapped_column(String(64))
+    # The message's own outbox columns: each recipient row is the durable
+    # record of one message, claimed before the provider is called.
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    run_after: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    dispatched_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    claim: Mapped[str | None] = mapped_column(String(32))
+    last_error: Mapped[str | None] = mapped_column(String(500))
 
 
 class GatewayEvent(Base):
