@@ -1,0 +1,1 @@
+"""Text-to-Pay: a payment request texted to one contact, with a single-use link."""
