@@ -94,7 +94,7 @@ def template_problems(
     max_segments: int | None = 10,
     link_length: int = 40,
 ) -> list[str]:
-    """What is wrong with the template *text*, each said for a person; ``[]`` if nothing.
+    """What is wrong with the template *text*, said for a person; ``[]``: nothing.
 
     The SMS length is measured on the text rendered with worst-case values: a
     link of *link_length* characters and names of about 20 characters.
