@@ -19,6 +19,7 @@ from flask_paylinks.core.money import is_currency
 from flask_paylinks.core.rules import is_hex_color
 from flask_paylinks.db.models import ButtonStyle
 from flask_paylinks.merchants import zone_named
+from flask_paylinks.messaging.sms import SIGNATURE_METHODS
 from flask_paylinks.sends.quiet import parse_window
 
 
@@ -47,8 +48,9 @@ DEFAULTS: dict[str, ConfigKey] = {
     ),
     "PAYLINKS_WEBHOOK_PREFIX": ConfigKey(
         "/paylinks/webhooks",
-        "**Not yet used:** this version has no webhook endpoints. URL prefix the "
-        "gateway and SMS webhooks will have.",
+        "URL prefix of the provider callbacks: Vonage's delivery receipts at "
+        "``<prefix>/vonage/status`` and inbound SMS at ``<prefix>/vonage/inbound`` "
+        "(see :doc:`messaging`).",
     ),
     "PAYLINKS_API_PREFIX": ConfigKey(
         "/paylinks/api",
@@ -127,6 +129,25 @@ DEFAULTS: dict[str, ConfigKey] = {
     "PAYLINKS_SMS_FROM": ConfigKey(
         None,
         f"{_NO_SMS_YET}Sender id or number SMS are sent from; required with Vonage.",
+    ),
+    "PAYLINKS_VONAGE_REST_HOST": ConfigKey(
+        None,
+        "Host name (and port) of Vonage's SMS API, e.g. ``rest.nexmo.com``. "
+        "Unset: Vonage itself. The SDK always speaks HTTPS to it; tests and the "
+        "benchmark point it at a local fake.",
+    ),
+    "PAYLINKS_VONAGE_SIGNATURE_SECRET": ConfigKey(
+        None,
+        "Signature secret of the Vonage account (dashboard, API settings). Set: "
+        "delivery receipts and inbound SMS must carry a good ``sig`` or are "
+        "answered 401 and ignored. Unset: callbacks are taken unsigned (a "
+        "warning is logged at start-up when the Vonage backend is on). See "
+        ":doc:`messaging`.",
+    ),
+    "PAYLINKS_VONAGE_SIGNATURE_METHOD": ConfigKey(
+        "sha256",
+        "How Vonage signs callbacks, as chosen in its dashboard: ``md5hash``, "
+        "``md5``, ``sha1``, ``sha256`` or ``sha512`` (the last four are HMACs).",
     ),
     "PAYLINKS_EMAIL_BACKEND": ConfigKey(
         "console",
@@ -444,6 +465,18 @@ def _check_providers(config: Mapping[str, Any], *, debug: bool, testing: bool) -
             "PAYLINKS_SMS_FROM",
         ):
             _require(config, key, "with PAYLINKS_SMS_BACKEND='vonage'")
+    _one_of(config, "PAYLINKS_VONAGE_SIGNATURE_METHOD", SIGNATURE_METHODS)
+    for key in ("PAYLINKS_VONAGE_REST_HOST", "PAYLINKS_VONAGE_SIGNATURE_SECRET"):
+        value = config.get(key)
+        if value is not None and (not isinstance(value, str) or not value.strip()):
+            raise ConfigError(f"{key}={value!r} must be a non-empty string or None.")
+    rest_host = config.get("PAYLINKS_VONAGE_REST_HOST")
+    if rest_host and not re.fullmatch(r"[A-Za-z0-9.-]+(:\d{1,5})?", rest_host):
+        raise ConfigError(
+            f"PAYLINKS_VONAGE_REST_HOST={rest_host!r} must be a host name and "
+            "optional port, without a scheme, e.g. 'rest.nexmo.com' or "
+            "'127.0.0.1:8443'."
+        )
     _one_of(config, "PAYLINKS_EMAIL_BACKEND", EMAIL_BACKENDS)
 
 

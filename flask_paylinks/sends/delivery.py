@@ -55,6 +55,7 @@ from flask_paylinks.messaging.base import (
     SenderBlocked,
     SentMessage,
 )
+from flask_paylinks.messaging.email import branded_html, unsubscribe_headers
 from flask_paylinks.sends.audience import SkipReason, address_for, phone_problem
 from flask_paylinks.sends.compose import merge_values, personal_url, render_for
 from flask_paylinks.sends.quiet import parse_window, quiet_until
@@ -334,14 +335,7 @@ def _prepare(send_id: int, recipient_id: int) -> _Outgoing | None:
             body,
         )
     body = render_for(send.email_body, values)
-    headers: tuple[tuple[str, str], ...] = ()
-    if merchant.support_email:
-        headers = (
-            (
-                "List-Unsubscribe",
-                f"<mailto:{merchant.support_email}?subject=unsubscribe>",
-            ),
-        )
+    headers = tuple(unsubscribe_headers(mailto=merchant.support_email).items())
     return _Outgoing(
         recipient_id,
         claim,
@@ -351,7 +345,9 @@ def _prepare(send_id: int, recipient_id: int) -> _Outgoing | None:
         recipient.contact_id,
         body,
         subject=render_for(send.email_subject, values),
-        html=_email_html(body, url, merchant.name, link.brand_color),
+        html=branded_html(
+            body, merchant=merchant.name, brand_color=link.brand_color, button_url=url
+        ),
         from_name=merchant.name,
         headers=headers,
     )
@@ -369,27 +365,6 @@ def _skip_reason(
     if channel is Channel.SMS and now_address is not None:
         return phone_problem(now_address)
     return None
-
-
-def _email_html(text: str, url: str, merchant: str, color: str | None) -> str:
-    from markupsafe import escape
-
-    paragraphs = "".join(
-        f'<p style="margin:0 0 12px">{escape(part)}</p>'
-        for part in text.split("\n\n")
-        if part.strip()
-    )
-    brand = escape(color or "#1f6feb")
-    return (
-        '<!doctype html><html><body style="font-family:system-ui,sans-serif;'
-        'color:#1d1d1f;max-width:560px;margin:0 auto;padding:24px">'
-        '<p style="font-weight:600;font-size:18px;margin:0 0 16px">'
-        f"{escape(merchant)}</p>"
-        f"{paragraphs}"
-        f'<p style="margin:24px 0"><a href="{escape(url)}" style="background:{brand};'
-        "color:#fff;padding:12px 20px;border-radius:6px;text-decoration:none;"
-        'display:inline-block">Pay now</a></p></body></html>'
-    )
 
 
 def _call_provider(app: Flask, outgoing: _Outgoing) -> SentMessage:
