@@ -45,6 +45,15 @@ payment_failed = _signals.signal("paylinks.payment-failed")
 payment_refunded = _signals.signal("paylinks.payment-refunded")
 """A payment was refunded: ``payment``."""
 
+message_delivered = _signals.signal("paylinks.message-delivered")
+"""The SMS provider's delivery receipt says a message arrived: ``recipient``
+(the :class:`~flask_paylinks.db.models.Recipient` row, now ``delivered``)."""
+
+message_failed = _signals.signal("paylinks.message-failed")
+"""The SMS provider's delivery receipt says a message did not arrive (failed,
+expired or rejected): ``recipient`` (now ``failed``) and ``reason`` (readable
+text, as stored on the recipient)."""
+
 message_sent = _signals.signal("paylinks.message-sent")
 """An SMS or email left for a contact: ``contact_id``, ``channel``, ``to``, ``body``."""
 
