@@ -182,14 +182,18 @@ def _announce(target: str, recipient: Recipient, reason: str | None) -> None:
     """
     db = session()
     app = current_app._get_current_object()  # type: ignore[attr-defined]
+    about = {
+        "recipient": recipient,
+        "contact_id": recipient.contact_id,
+        "channel": recipient.channel,
+        "to": recipient.address,
+    }
     savepoint = db.begin_nested()
     if target == RecipientState.DELIVERED:
-        failures = signals.send_guarded(
-            signals.message_delivered, app, recipient=recipient
-        )
+        failures = signals.send_guarded(signals.message_delivered, app, **about)
     else:
         failures = signals.send_guarded(
-            signals.message_failed, app, recipient=recipient, reason=reason
+            signals.message_failed, app, reason=reason, **about
         )
     if not savepoint.is_active:
         log.warning(

@@ -112,6 +112,9 @@ class Heard:
     def on_failed(
         self, app: Flask, recipient: Recipient, reason: str, **extra: Any
     ) -> None:
+        assert extra["contact_id"] == recipient.contact_id
+        assert extra["to"] == recipient.address
+        assert extra["channel"] == "sms"
         self.failed.append((recipient.id, reason))
 
     def disconnect(self) -> None:
