@@ -33,7 +33,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from flask import Flask, current_app
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, case, or_, select, update
 
 from flask_paylinks import signals
 from flask_paylinks.contacts import Contact
@@ -419,7 +419,12 @@ def _record(send_id: int, outgoing: _Outgoing, future: Future[SentMessage]) -> s
                 Recipient.claim == outgoing.claim,
             )
             .values(
-                state=RecipientState.SENT,
+                # A delivery receipt that came first (found by client-ref)
+                # already moved the state on: keep it.
+                state=case(
+                    (Recipient.state == RecipientState.QUEUED, RecipientState.SENT),
+                    else_=Recipient.state,
+                ),
                 provider_message_id=message.provider_message_id[:100],
                 sent_at=utcnow(),
                 claim=None,
