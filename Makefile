@@ -1,5 +1,5 @@
 # One command for the demo, one for the tests; both set up from nothing.
-.PHONY: demo test lint typing layers docs bench bench-followups lighthouse mutation clean
+.PHONY: demo test lint typing layers docs bench bench-followups bench-sends lighthouse mutation clean
 
 VENV := .venv/bin
 export FLASK_APP := example_app
@@ -46,6 +46,9 @@ bench:  ## requests/second of the checkout page next to a bare route, under guni
 
 bench-followups:  ## follow-ups/s and backlog: 40 payers for 60 s, RQ (2 workers) next to inline; BENCH_ARGS="--seconds 15 --payers 20" to shorten
 	$(VENV)/python benchmarks/followups.py $(BENCH_ARGS)
+
+bench-sends:  ## queueing a send to 100,000 contacts on PostgreSQL next to a floor, and the send rate with 1 and 4 workers; BENCH_ARGS="--contacts 20000 --small 2000 --rate-contacts 300" to shorten
+	$(VENV)/python benchmarks/sends.py $(BENCH_ARGS)
 
 lighthouse:  ## Lighthouse (mobile) on the demo checkout; needs `npm install lighthouse` in $$LIGHTHOUSE_DIR (default /tmp/lh)
 	benchmarks/lighthouse.sh

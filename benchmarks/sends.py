@@ -20,8 +20,8 @@ measures:
    its time is not the one reported). Next to it, in the same run and the
    same way, the FLOOR: one ``session.execute(insert(Recipient), rows)``
    of as many ready-made rows as the large tag has, committed, then as
-   many pipelined ``RPUSH`` into the same Redis. Goals: time ≤ 2 × the
-   floor; peak(large) ≤ peak(small) + 20 MB. When a goal is missed the
+   many pipelined ``RPUSH`` into the same Redis. Goals: time <= 2 x the
+   floor; peak(large) <= peak(small) + 20 MB. When a goal is missed the
    large send is run once more under cProfile and the top of the profile
    is printed.
 2. **Sustained rate**: an HTTPS fake of Vonage's SMS API
@@ -366,9 +366,7 @@ class Queueing:
         return int(self.large["rss_peak_growth"]) - int(self.small["rss_peak_growth"])
 
 
-def part_queueing(
-    seeded: Seeded, redis_url: str, args: argparse.Namespace
-) -> Queueing:
+def part_queueing(seeded: Seeded, redis_url: str, args: argparse.Namespace) -> Queueing:
     """Queue the small and the large send, and the floor, each in a fresh process."""
     base = {
         "database_url": seeded.database_url,
@@ -478,7 +476,9 @@ def part_rate(
             reset(seeded.database_url, redis_url)
             with fake.lock:
                 fake.received.clear()
-            print(f"[rate] {workers} worker(s) starting...", file=sys.stderr, flush=True)
+            print(
+                f"[rate] {workers} worker(s) starting...", file=sys.stderr, flush=True
+            )
             env = {**os.environ, "PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1"}
             processes = []
             for n in range(workers):
@@ -500,12 +500,15 @@ def part_rate(
                     ):
                         raise SystemExit(f"the workers did not start; see {logs}")
                     time.sleep(0.2)
-                with hosted(
-                    seeded.database_url,
-                    PAYLINKS_REDIS_URL=redis_url,
-                    PAYLINKS_SEND_RATE=args.rate,
-                    **vonage_config(fake),
-                ) as app, app.app_context():
+                with (
+                    hosted(
+                        seeded.database_url,
+                        PAYLINKS_REDIS_URL=redis_url,
+                        PAYLINKS_SEND_RATE=args.rate,
+                        **vonage_config(fake),
+                    ) as app,
+                    app.app_context(),
+                ):
                     send = service.start_send(
                         OWNER,
                         link_of(seeded.link_id),
@@ -532,11 +535,13 @@ def part_rate(
                     time.sleep(1.0)  # anything sent twice would come now
                     seconds = time.monotonic() - started
                     states = dict(
-                        session().execute(
+                        session()
+                        .execute(
                             select(Recipient.state, func.count())
                             .where(Recipient.send_id == send_id)
                             .group_by(Recipient.state)
-                        ).all()
+                        )
+                        .all()
                     )
                     session().commit()
             finally:
