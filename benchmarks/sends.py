@@ -681,13 +681,33 @@ def main() -> None:
     parser.add_argument(
         "--profile", action="store_true", help="profile the large send anyway"
     )
+    parser.add_argument(
+        "--keep-logs", action="store_true", help="keep the workers' logs"
+    )
     args = parser.parse_args()
     parts = {p.strip() for p in args.parts.split(",") if p.strip()}
     if not parts or parts - {"queue", "rate"}:
         parser.error("--parts: queue, rate or both")
+    import shutil
     import tempfile
 
     logs = Path(tempfile.mkdtemp(prefix="paylinks-bench-sends-"))
+    try:
+        queueing, rates, seeded = run(args, parts, logs)
+    except BaseException:
+        print(f"(worker logs in {logs})", file=sys.stderr)
+        raise
+    report(seeded, queueing, rates, args)
+    if args.keep_logs:
+        print(f"(worker logs in {logs})", file=sys.stderr)
+    else:
+        shutil.rmtree(logs, ignore_errors=True)
+
+
+def run(
+    args: argparse.Namespace, parts: set[str], logs: Path
+) -> tuple[Queueing | None, list[Rate], Seeded]:
+    """Start PostgreSQL and Redis, seed, and run the parts asked for."""
     with postgres_cluster() as pg, redis_server() as rd:
         admin = create_engine(pg.admin_url(), isolation_level="AUTOCOMMIT")
         with admin.connect() as connection:
@@ -697,8 +717,7 @@ def main() -> None:
         seeded = seed(pg.url("bench_sends"), args)
         queueing = part_queueing(seeded, rd.url, args) if "queue" in parts else None
         rates = part_rate(seeded, rd.url, args, logs) if "rate" in parts else []
-    report(seeded, queueing, rates, args)
-    print(f"(worker logs in {logs})", file=sys.stderr)
+    return queueing, rates, seeded
 
 
 if __name__ == "__main__":
