@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from html.parser import HTMLParser
 from datetime import timedelta
+from html.parser import HTMLParser
 
 import pytest
 from flask import Flask
@@ -63,8 +63,16 @@ def _send(app: Flask, rows: list[dict[str, object]]) -> tuple[int, list[Recipien
     return link_id, recipient_rows(app, send.id)
 
 
-ADA = {"full_name": "Ada Lovelace", "mobile": "+14155550101", "email": "ada@example.com"}
-ALAN = {"full_name": "Alan Turing", "mobile": "+14155550102", "email": "alan@example.com"}
+ADA = {
+    "full_name": "Ada Lovelace",
+    "mobile": "+14155550101",
+    "email": "ada@example.com",
+}
+ALAN = {
+    "full_name": "Alan Turing",
+    "mobile": "+14155550102",
+    "email": "alan@example.com",
+}
 
 
 def test_opening_a_personal_url_records_it_and_fills_in_the_contact(app: Flask) -> None:
@@ -109,7 +117,9 @@ def test_another_device_or_an_old_url_is_an_anonymous_visit(app: Flask) -> None:
         assert link.anonymous_opens == 2
 
 
-@pytest.mark.parametrize("token", ["x" * 22, "not-a-token", "a" * 300, "%E2%80%AEabcdefghijklmnopqrstu"])
+@pytest.mark.parametrize(
+    "token", ["x" * 22, "not-a-token", "a" * 300, "%E2%80%AEabcdefghijklmnopqrstu"]
+)
 def test_a_forged_token_is_not_found(app: Flask, token: str) -> None:
     _send(app, [ADA])
     assert app.test_client().get(f"/pay/p/{token}").status_code == 404
