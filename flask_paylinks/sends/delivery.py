@@ -338,7 +338,11 @@ def _prepare(send_id: int, recipient_id: int) -> _Outgoing | None:
                 button_url=url,
             ),
             from_name=merchant.name,
-            headers=tuple(unsubscribe_headers(mailto=merchant.support_email).items()),
+            headers=tuple(
+                unsubscribe_headers(
+                    mailto=merchant.support_email or _config("PAYLINKS_EMAIL_FROM")
+                ).items()
+            ),
         )
     lease = timedelta(seconds=int(_config("PAYLINKS_MESSAGE_LEASE_SECONDS")))
     claimed: Any = db.execute(
