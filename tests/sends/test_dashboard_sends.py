@@ -305,7 +305,7 @@ def test_sending_from_the_form_creates_the_rows_and_shows_the_send(
     assert page.status_code == 200
     html = page.data.decode()
     shown = text(html)
-    assert "Your send has started" in shown
+    assert "Sent. Each recipient's message and what they did is below." in shown
     assert "Ada Lovelace" in shown
     assert "+1 ••• ••• 0101" in shown
     assert "+14155550101" not in html

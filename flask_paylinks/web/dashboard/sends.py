@@ -257,7 +257,10 @@ def link_send(link_id: int) -> Answer:
 
 
 def _started(send: Send) -> Response:
-    notice("Your send has started. Its progress shows below.")
+    if send.state == SendState.FINISHED:
+        notice("Sent. Each recipient's message and what they did is below.")
+    else:
+        notice("Your send has started. Its progress shows below.")
     return redirect(url_for(".link_send_detail", send_id=send.id))
 
 
@@ -435,6 +438,8 @@ class Step:
 
     key: str
     label: str
+    #: The label where space is short (a table cell on a phone).
+    short: str
     count: int
     rate: str
 
@@ -449,24 +454,29 @@ def percent(part: int, whole: int) -> str:
 def funnel_steps(funnel: tracking.Funnel) -> dict[str, Any]:
     """The funnel as the templates draw it: its steps, conversion, anonymous opens."""
     counts = [
-        ("sent", "Sent", funnel.sent),
-        ("delivered", "Delivered", funnel.delivered),
-        ("opened", "Opened", funnel.opened),
-        ("started", "Started checkout", funnel.started),
-        ("paid", "Paid", funnel.paid),
+        ("sent", "Sent", "Sent", funnel.sent),
+        ("delivered", "Delivered", "Delivered", funnel.delivered),
+        ("opened", "Opened", "Opened", funnel.opened),
+        ("started", "Started checkout", "Started", funnel.started),
+        ("paid", "Paid", "Paid", funnel.paid),
     ]
-    steps = []
-    before: int | None = None
-    for key, label, count in counts:
-        rate = "" if before is None else percent(count, before)
-        steps.append(Step(key, label, count, rate))
-        before = count
+    # Each step as a share of what was sent: email has no delivery receipts,
+    # so a share of the step before would divide opens by nothing.
+    steps = [
+        Step(
+            key,
+            label,
+            short,
+            count,
+            "" if key == "sent" else percent(count, funnel.sent),
+        )
+        for key, label, short, count in counts
+    ]
     return {
         "steps": steps,
         "conversion": conversion_text(funnel),
         "anonymous_opens": funnel.anonymous_opens,
-        "empty": not any(count for _, _, count in counts)
-        and not funnel.anonymous_opens,
+        "empty": not any(count for *_, count in counts) and not funnel.anonymous_opens,
     }
 
 
