@@ -430,3 +430,68 @@ def test_the_links_table_shows_each_links_conversion(
     by_link = dict(zip(ids, values, strict=True))
     assert by_link[str(link.id)] == "50%"
     assert by_link[str(quiet.id)] == "—"
+
+
+def test_a_large_send_without_a_worker_is_refused_with_the_reason(
+    app: Flask, client_a: FlaskClient, link: PaymentLink, people: dict[str, Any]
+) -> None:
+    app.config["PAYLINKS_INLINE_SEND_LIMIT"] = 2
+    data = compose(link, segments=[people["vip"]], action="send")
+    response = client_a.post(url(link), data=data)
+    assert response.status_code == 422
+    page = text(response.data)
+    assert "Messages go out from this page; large sends need a worker" in page
+    assert "at most 2" in page
+    assert "worker" in marked(response.data, "data-error-summary").text
+    ticked = [
+        e["value"] for e in by_name(response.data, "segments") if "checked" in e.attrs
+    ]
+    assert ticked == [people["vip"]]
+    assert _count(Send) == 0
+
+
+def test_a_paused_send_says_why_and_can_be_resumed_or_cancelled(
+    client_a: FlaskClient, link: PaymentLink, people: dict[str, Any]
+) -> None:
+    client_a.post(
+        url(link), data=compose(link, contacts=[people["ada"]], action="send")
+    )
+    send = session().scalars(select(Send)).one()
+    recipient = session().scalars(select(Recipient)).one()
+    assert recipient.state == "sent"
+    # As if the provider had said "out of credit" before Ada's message went.
+    recipient.state, recipient.sent_at = "queued", None
+    send.state, send.paused_reason = "paused", "Your SMS account is out of credit."
+    session().commit()
+
+    html = client_a.get(f"/paylinks/sends/{send.id}").data
+    assert "Paused. Your SMS account is out of credit." in text(html)
+    forms = {e["action"]: "hidden" in e.attrs for e in parse(html) if e.tag == "form"}
+    assert forms[f"/paylinks/sends/{send.id}/resume"] is False
+    assert forms[f"/paylinks/sends/{send.id}/cancel"] is False
+    assert forms[f"/paylinks/sends/{send.id}/pause"] is True
+    assert (
+        client_a.get(f"/paylinks/sends/{send.id}/progress.json").get_json()[
+            "paused_reason"
+        ]
+        == "Your SMS account is out of credit."
+    )
+
+    response = client_a.post(f"/paylinks/sends/{send.id}/resume")
+    assert response.status_code == 302
+    session().expire_all()
+    assert session().get(Recipient, recipient.id).state == "sent"  # went out inline
+    assert "Resumed the send." in text(client_a.get(f"/paylinks/sends/{send.id}").data)
+
+    # A send that has finished cannot be cancelled: said, not a 500.
+    session().get(Send, send.id).state = "finished"
+    session().commit()
+    response = client_a.post(f"/paylinks/sends/{send.id}/cancel")
+    assert response.status_code == 302
+    shown = text(client_a.get(f"/paylinks/sends/{send.id}").data)
+    assert (
+        "This send is finished now, so it cannot be cancelled. Nothing changed."
+        in shown
+    )
+    session().expire_all()
+    assert session().get(Send, send.id).state == "finished"

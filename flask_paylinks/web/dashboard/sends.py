@@ -377,13 +377,15 @@ def state_label(state: str) -> str:
 
 def _send_action(send_id: int, verb: str) -> Response:
     owner = current_owner()
-    sends.get_send(owner, send_id)  # a missing send is a 404 before a 400
+    send = sends.get_send(owner, send_id)  # a missing send is a 404 before a 400
     require_action()
     change = {"pause": sends.pause, "resume": sends.resume, "cancel": sends.cancel}
     try:
         change[verb](owner, send_id)
-    except Conflict as error:  # it finished or changed meanwhile: say so
-        notice(str(error))
+    except Conflict:  # it finished or changed meanwhile: say so
+        state = state_label(sends.get_send(owner, send.id).state).lower()
+        done = {"pause": "paused", "resume": "resumed", "cancel": "cancelled"}[verb]
+        notice(f"This send is {state} now, so it cannot be {done}. Nothing changed.")
         return redirect(url_for(".link_send_detail", send_id=send_id))
     notice(
         {
