@@ -495,3 +495,20 @@ def test_a_paused_send_says_why_and_can_be_resumed_or_cancelled(
     )
     session().expire_all()
     assert session().get(Send, send.id).state == "finished"
+
+
+def test_a_host_form_in_place_of_the_send_form_is_used(
+    app: Flask, client_a: FlaskClient, link: PaymentLink
+) -> None:
+    from wtforms import TextAreaField
+
+    from flask_paylinks.state import paylinks_state
+    from flask_paylinks.web.dashboard.sends import SendForm
+
+    class ShortSendForm(SendForm):
+        sms_body = TextAreaField("Text message", default="{first_name}: {link}")
+
+    paylinks_state(app).forms["send"] = ShortSendForm
+    html = client_a.get(url(link)).data
+    assert "Text message" in text(html)
+    assert by_name(html, "sms_body")[0].text.strip() == "{first_name}: {link}"
