@@ -12,7 +12,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from flask import current_app, jsonify, redirect, render_template, request, url_for
+from flask import jsonify, redirect, render_template, request, url_for
 from flask_wtf import FlaskForm
 from sqlalchemy import func, select
 from werkzeug.wrappers import Response
@@ -550,11 +550,6 @@ def _country_code(number: str) -> str:
         return str(phonenumbers.parse(number, None).country_code)
     except phonenumbers.NumberParseException:
         return number[1:2]
-
-
-def page_config(key: str) -> Any:
-    """A ``PAYLINKS_*`` setting of the current app."""
-    return current_app.config[f"PAYLINKS_{key}"]
 
 
 # -- reads the sends package does not offer (yet) ----------------------------------
