@@ -14,7 +14,6 @@ from typing import Any
 
 from flask import jsonify, redirect, render_template, request, url_for
 from flask_wtf import FlaskForm
-from sqlalchemy import func, select
 from werkzeug.wrappers import Response
 from wtforms import SearchField, SelectMultipleField, StringField, TextAreaField
 from wtforms.validators import Length, Optional
@@ -25,13 +24,10 @@ from flask_paylinks.core.errors import Conflict, InvalidInput, Unavailable
 from flask_paylinks.db.models import (
     PaymentLink,
     Recipient,
-    RecipientState,
     Send,
     SendState,
 )
-from flask_paylinks.db.pagination import Page, page_window
-from flask_paylinks.db.scoping import current_owner, owned, require_owned
-from flask_paylinks.db.session import session
+from flask_paylinks.db.scoping import current_owner, require_owned
 from flask_paylinks.links import service as link_service
 from flask_paylinks.sends import service as sends
 from flask_paylinks.sends import tracking
@@ -305,7 +301,7 @@ def link_send_detail(send_id: int) -> str:
         progress=progress,
         progress_json=progress_json(send, progress),
         funnel=funnel_steps(tracking.funnel(owner, link, send_id=send.id)),
-        skipped=skip_counts(owner, send.id),
+        skipped=tracking.skip_counts(owner, send.id),
         show=show if show in ("skipped", "opened") else "",
         recipients=_recipients(owner, send, show),
         opened_not_paid=tracking.opened_not_paid(owner, link, send_id=send.id),
@@ -320,7 +316,7 @@ def link_send_detail(send_id: int) -> str:
 def _recipients(owner: str, send: Send, show: str) -> Any:
     """The page of the send's recipients asked for, maybe only the skipped ones."""
     state = "skipped" if show == "skipped" else None
-    return recipient_page(owner, send.id, state=state, **paging())
+    return tracking.recipient_page(owner, send.id, state=state, **paging())
 
 
 @blueprint.get("/sends/<int:send_id>/progress.json")
@@ -490,7 +486,7 @@ def conversion_text(funnel: tracking.Funnel) -> str:
 
 def link_tracking(owner: str, link: PaymentLink) -> dict[str, Any]:
     """What a link's page shows of its sends: the funnel, the sends, who to chase."""
-    link_sends = sends_of_link(owner, link.id, limit=10)
+    link_sends = tracking.sends_of_link(owner, link.id, limit=10)
     waiting = tracking.opened_not_paid(owner, link)
     return {
         "funnel": funnel_steps(tracking.funnel(owner, link)),
@@ -550,55 +546,3 @@ def _country_code(number: str) -> str:
         return str(phonenumbers.parse(number, None).country_code)
     except phonenumbers.NumberParseException:
         return number[1:2]
-
-
-# -- reads the sends package does not offer (yet) ----------------------------------
-# These belong in flask_paylinks/sends/ (service or tracking); they live here
-# until the lead's module has them, and move there unchanged.
-
-
-def skip_counts(owner: str, send_id: int) -> list[tuple[str, int]]:
-    """How many of the send's recipients were skipped, per reason, most first."""
-    rows = session().execute(
-        select(Recipient.reason, func.count())
-        .where(
-            Recipient.owner_id == owner,
-            Recipient.send_id == send_id,
-            Recipient.state == RecipientState.SKIPPED,
-        )
-        .group_by(Recipient.reason)
-    )
-    counts = [(str(reason or ""), int(count)) for reason, count in rows]
-    return sorted(counts, key=lambda item: (-item[1], item[0]))
-
-
-def recipient_page(
-    owner: str,
-    send_id: int,
-    *,
-    state: str | None = None,
-    page: int = 1,
-    per_page: int = 25,
-) -> Page[Recipient]:
-    """One numbered page of the send's recipients (maybe of one state), by name."""
-    stmt = owned(Recipient, owner).where(Recipient.send_id == send_id)
-    if state is not None:
-        stmt = stmt.where(Recipient.state == state)
-    total = session().scalar(select(func.count()).select_from(stmt.subquery())) or 0
-    number, offset = page_window(page, per_page, total)
-    rows = session().scalars(
-        stmt.order_by(Recipient.name, Recipient.id).offset(offset).limit(per_page)
-    )
-    return Page(items=list(rows), total=total, number=number, per_page=per_page)
-
-
-def sends_of_link(owner: str, link_id: int, *, limit: int = 10) -> list[Send]:
-    """The link's latest sends, newest first."""
-    return list(
-        session().scalars(
-            owned(Send, owner)
-            .where(Send.link_id == link_id)
-            .order_by(Send.created_at.desc(), Send.id.desc())
-            .limit(limit)
-        )
-    )
