@@ -16,7 +16,13 @@ from flask.testing import FlaskClient
 from flask_paylinks import config as config_module
 from flask_paylinks.core.errors import ConfigError
 
-from ..factories import make_coupon, make_link, make_payment, make_product
+from ..factories import (
+    make_coupon,
+    make_link,
+    make_payment,
+    make_product,
+    make_send,
+)
 from .conftest import OWNER_A
 
 #: The blueprint the dashboard's endpoints are registered under.
@@ -29,7 +35,13 @@ def _dashboard_get_urls(app: Flask) -> list[str]:
     link = make_link(OWNER_A, [product], name="Private link")
     make_payment(OWNER_A, link, customer_name="Jane Customer")
     coupon = make_coupon(OWNER_A)
-    ids = {"link_id": link.id, "product_id": product.id, "coupon_id": coupon.id}
+    send = make_send(OWNER_A, link)
+    ids = {
+        "link_id": link.id,
+        "product_id": product.id,
+        "coupon_id": coupon.id,
+        "send_id": send.id,
+    }
     urls = []
     with app.test_request_context():
         from flask import url_for
