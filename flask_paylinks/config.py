@@ -19,6 +19,8 @@ from flask_paylinks.core.money import is_currency
 from flask_paylinks.core.rules import is_hex_color
 from flask_paylinks.db.models import ButtonStyle
 from flask_paylinks.merchants import zone_named
+from flask_paylinks.messaging.sms import SIGNATURE_METHODS
+from flask_paylinks.sends.quiet import parse_window
 
 
 @dataclass(frozen=True)
@@ -46,8 +48,9 @@ DEFAULTS: dict[str, ConfigKey] = {
     ),
     "PAYLINKS_WEBHOOK_PREFIX": ConfigKey(
         "/paylinks/webhooks",
-        "**Not yet used:** this version has no webhook endpoints. URL prefix the "
-        "gateway and SMS webhooks will have.",
+        "URL prefix of the provider callbacks: Vonage's delivery receipts at "
+        "``<prefix>/vonage/status`` and inbound SMS at ``<prefix>/vonage/inbound`` "
+        "(see :doc:`messaging`).",
     ),
     "PAYLINKS_API_PREFIX": ConfigKey(
         "/paylinks/api",
@@ -126,6 +129,25 @@ DEFAULTS: dict[str, ConfigKey] = {
     "PAYLINKS_SMS_FROM": ConfigKey(
         None,
         f"{_NO_SMS_YET}Sender id or number SMS are sent from; required with Vonage.",
+    ),
+    "PAYLINKS_VONAGE_REST_HOST": ConfigKey(
+        None,
+        "Host name (and port) of Vonage's SMS API, e.g. ``rest.nexmo.com``. "
+        "Unset: Vonage itself. The SDK always speaks HTTPS to it; tests and the "
+        "benchmark point it at a local fake.",
+    ),
+    "PAYLINKS_VONAGE_SIGNATURE_SECRET": ConfigKey(
+        None,
+        "Signature secret of the Vonage account (dashboard, API settings). Set: "
+        "delivery receipts and inbound SMS must carry a good ``sig`` or are "
+        "answered 401 and ignored. Unset: callbacks are taken unsigned (a "
+        "warning is logged at start-up when the Vonage backend is on). See "
+        ":doc:`messaging`.",
+    ),
+    "PAYLINKS_VONAGE_SIGNATURE_METHOD": ConfigKey(
+        "sha256",
+        "How Vonage signs callbacks, as chosen in its dashboard: ``md5hash``, "
+        "``md5``, ``sha1``, ``sha256`` or ``sha512`` (the last four are HMACs).",
     ),
     "PAYLINKS_EMAIL_BACKEND": ConfigKey(
         "console",
@@ -249,10 +271,47 @@ DEFAULTS: dict[str, ConfigKey] = {
         "Rate limit on coupon code attempts, per client address.",
     ),
     "PAYLINKS_RATELIMIT_ENABLED": ConfigKey(True, "Turn the rate limits on or off."),
+    # Sends
     "PAYLINKS_SEND_BATCH_SIZE": ConfigKey(
-        100,
-        "**Not yet used:** bulk sends are not built yet. Recipients one job of a "
-        "bulk send will handle.",
+        100, "Messages of a bulk send one job hands to the provider."
+    ),
+    "PAYLINKS_SEND_RATE": ConfigKey(
+        30,
+        "Most messages a second all workers together hand to the providers "
+        "(a token bucket in Redis, shared by every worker).",
+    ),
+    "PAYLINKS_SEND_CONCURRENCY": ConfigKey(
+        4,
+        "Messages one worker has in flight at once: with a provider that takes "
+        "50 ms to answer, 4 reach 80 a second, so one worker fills the rate.",
+    ),
+    "PAYLINKS_INLINE_SEND_LIMIT": ConfigKey(
+        50,
+        "Without Redis, messages go out from the merchant's request: a send to "
+        "more contacts than this is refused with a message saying a worker is "
+        "needed.",
+    ),
+    "PAYLINKS_QUIET_HOURS": ConfigKey(
+        "21:00-08:00",
+        "No SMS between these times in the contact's timezone (from the phone "
+        "number, else the merchant's); those messages wait. ``None`` or ``''`` "
+        "turns quiet hours off.",
+    ),
+    "PAYLINKS_MESSAGE_LEASE_SECONDS": ConfigKey(
+        60,
+        "How long a claimed message may wait for the provider's answer. A claim "
+        "older than this (its worker died) leaves the message in doubt: marked "
+        "failed, never sent twice.",
+    ),
+    "PAYLINKS_MESSAGE_MAX_ATTEMPTS": ConfigKey(
+        8,
+        "Tries of a message the provider keeps deferring (throttled) before it "
+        "is marked failed; back-off 5 s, 10 s, 20 s … 10 min.",
+    ),
+    "PAYLINKS_PERSONAL_LINK_DAYS": ConfigKey(
+        90,
+        "Days a recipient's personal URL knows who they are. After that it opens "
+        "the checkout as an anonymous visit.",
     ),
     "PAYLINKS_CHECKOUT_CACHE_SECONDS": ConfigKey(
         10,
@@ -412,6 +471,18 @@ def _check_providers(config: Mapping[str, Any], *, debug: bool, testing: bool) -
             "PAYLINKS_SMS_FROM",
         ):
             _require(config, key, "with PAYLINKS_SMS_BACKEND='vonage'")
+    _one_of(config, "PAYLINKS_VONAGE_SIGNATURE_METHOD", SIGNATURE_METHODS)
+    for key in ("PAYLINKS_VONAGE_REST_HOST", "PAYLINKS_VONAGE_SIGNATURE_SECRET"):
+        value = config.get(key)
+        if value is not None and (not isinstance(value, str) or not value.strip()):
+            raise ConfigError(f"{key}={value!r} must be a non-empty string or None.")
+    rest_host = config.get("PAYLINKS_VONAGE_REST_HOST")
+    if rest_host and not re.fullmatch(r"[A-Za-z0-9.-]+(:\d{1,5})?", rest_host):
+        raise ConfigError(
+            f"PAYLINKS_VONAGE_REST_HOST={rest_host!r} must be a host name and "
+            "optional port, without a scheme, e.g. 'rest.nexmo.com' or "
+            "'127.0.0.1:8443'."
+        )
     _one_of(config, "PAYLINKS_EMAIL_BACKEND", EMAIL_BACKENDS)
 
 
@@ -463,7 +534,23 @@ def _check_limits(config: Mapping[str, Any]) -> None:
         "PAYLINKS_OUTBOX_LEASE_SECONDS",
         "PAYLINKS_OUTBOX_REDISPATCH_SECONDS",
         "PAYLINKS_OUTBOX_MAX_ATTEMPTS",
+        "PAYLINKS_SEND_RATE",
+        "PAYLINKS_SEND_CONCURRENCY",
+        "PAYLINKS_INLINE_SEND_LIMIT",
+        "PAYLINKS_MESSAGE_LEASE_SECONDS",
+        "PAYLINKS_MESSAGE_MAX_ATTEMPTS",
+        "PAYLINKS_PERSONAL_LINK_DAYS",
     ):
         _positive_int(config, key)
+    quiet = config.get("PAYLINKS_QUIET_HOURS")
+    try:
+        if quiet is not None and not isinstance(quiet, str):
+            raise ValueError
+        parse_window(quiet)
+    except ValueError:
+        raise ConfigError(
+            f"PAYLINKS_QUIET_HOURS={quiet!r} must be 'HH:MM-HH:MM', e.g. "
+            "'21:00-08:00', or None to turn quiet hours off."
+        ) from None
     if config.get("PAYLINKS_MAX_CONTENT_LENGTH") is not None:
         _positive_int(config, "PAYLINKS_MAX_CONTENT_LENGTH")

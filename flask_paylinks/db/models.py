@@ -544,6 +544,8 @@ class Send(Timestamps, Base):
     inline: Mapped[bool] = mapped_column(
         Boolean, default=False, server_default=text("false")
     )
+    #: Scheme and host the personal URLs of this send point at.
+    base_url: Mapped[str] = mapped_column(String(200), default="", server_default="")
 
 
 class Recipient(Base):

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import signal
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from flask import Flask
@@ -59,9 +59,56 @@ class JobQueue:
         """The RQ queue jobs go to."""
         if self._queue is None:
             from rq import Queue
+            from rq.serializers import JSONSerializer
 
-            self._queue = Queue(self.queue_name, connection=self.connection())
+            self._queue = Queue(
+                self.queue_name,
+                connection=self.connection(),
+                serializer=JSONSerializer,
+            )
         return self._queue
+
+    def enqueue_many(
+        self, job: Job, calls: Sequence[tuple[tuple[Any, ...], str]]
+    ) -> None:
+        """Queue ``job(*args)`` for each ``(args, job_id)`` in one round trip.
+
+        Unlike :meth:`enqueue` this raises (``RedisError``) when Redis cannot
+        take them: the caller keeps the work in the database and pauses.
+        """
+        from rq import Queue
+
+        queue = self.queue()
+        prepared = [
+            Queue.prepare_data(job, args, job_id=job_id, failure_ttl=7 * 24 * 3600)
+            for args, job_id in calls
+        ]
+        for start in range(0, len(prepared), 500):
+            with queue.connection.pipeline() as pipe:
+                queue.enqueue_many(prepared[start : start + 500], pipeline=pipe)
+                pipe.execute()
+        self.redis_up()
+
+    def answers(self) -> bool:
+        """Whether jobs can be queued now (always, when they run inline)."""
+        if self.is_inline:
+            return True
+        from redis.exceptions import RedisError
+
+        try:
+            return bool(self.connection().ping())
+        except RedisError:
+            return False
+
+    def waiting_job_ids(self) -> set[str]:
+        """Ids of the jobs queued or running now (empty when inline).
+
+        Raises ``RedisError`` when Redis cannot be asked.
+        """
+        if self.is_inline:
+            return set()
+        queue = self.queue()
+        return {*queue.get_job_ids(), *queue.started_job_registry.get_job_ids()}
 
     def enqueue(self, job: Job, *args: Any, job_id: str | None = None) -> None:
         """Run ``job(*args)`` in the worker, or now when jobs are inline.
@@ -118,6 +165,7 @@ def run_worker(app: Flask, *, burst: bool = False) -> bool:
     reconnects with back-off.
     """
     from redis.exceptions import RedisError
+    from rq.serializers import JSONSerializer
 
     jobs: JobQueue = paylinks_state(app).jobs
     every = int(app.config["PAYLINKS_SWEEP_SECONDS"])
@@ -132,6 +180,7 @@ def run_worker(app: Flask, *, burst: bool = False) -> bool:
             worker = worker_class(
                 [jobs.queue()],
                 connection=jobs.connection(),
+                serializer=JSONSerializer,
                 maintenance_interval=every,
                 # Idle, the worker wakes every `every` seconds to sweep.
                 worker_ttl=every + 15,

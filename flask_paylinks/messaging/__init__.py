@@ -9,6 +9,7 @@ from flask_paylinks.messaging.base import (
     EmailSender,
     MessageDeferred,
     MessageRejected,
+    SenderBlocked,
     SentMessage,
     SmsSender,
 )
@@ -20,6 +21,7 @@ __all__ = [
     "EmailSender",
     "MessageDeferred",
     "MessageRejected",
+    "SenderBlocked",
     "SentMessage",
     "SmsSender",
     "create_email_sender",
@@ -36,6 +38,7 @@ def create_sms_sender(config: Mapping[str, Any]) -> SmsSender:
             config["PAYLINKS_VONAGE_API_KEY"],
             config["PAYLINKS_VONAGE_API_SECRET"],
             config["PAYLINKS_SMS_FROM"],
+            rest_host=config.get("PAYLINKS_VONAGE_REST_HOST") or None,
         )
     return ConsoleSmsSender()
 

@@ -38,7 +38,6 @@ from flask_paylinks.payments.repository import (
     find_by_attempt,
     find_coupon,
     get_by_reference,
-    recipient_opened,
 )
 from flask_paylinks.payments.start import (
     Checkout,
@@ -78,7 +77,6 @@ __all__ = [
     "new_attempt",
     "pay",
     "price",
-    "recipient_opened",
     "reprice",
     "start_checkout",
     "watch_charges",

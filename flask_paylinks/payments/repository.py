@@ -14,7 +14,6 @@ from flask_paylinks.db.models import (
     PaymentLink,
     PaymentState,
     Recipient,
-    utcnow,
 )
 from flask_paylinks.db.scoping import owned
 from flask_paylinks.db.session import session
@@ -49,15 +48,6 @@ def find_recipient(link: PaymentLink, token: str | None) -> Recipient | None:
         Recipient.token == token, Recipient.link_id == link.id
     )
     return session().scalars(stmt).first()
-
-
-def recipient_opened(link: PaymentLink, token: str | None) -> Recipient | None:
-    """The recipient a personal URL's token names; its first open is recorded."""
-    recipient = find_recipient(link, token)
-    if recipient is not None and recipient.opened_at is None:
-        recipient.opened_at = utcnow()
-        session().commit()
-    return recipient
 
 
 def link_in_progress(link: PaymentLink) -> bool:

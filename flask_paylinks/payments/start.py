@@ -55,6 +55,7 @@ from flask_paylinks.payments.repository import (
     link_in_progress,
 )
 from flask_paylinks.payments.updates import abandon_stale, settle_without_event
+from flask_paylinks.sends.tracking import mark_started
 from flask_paylinks.state import paylinks_state
 
 log = logging.getLogger(__name__)
@@ -228,6 +229,8 @@ def _store_pending(
             continue  # a reference collision: try another one
         if not _claim_limits(link, payment, priced, now):
             continue  # an abandoned checkout's claim was freed: again
+        if payment.recipient_id is not None:
+            mark_started(payment.recipient_id)
         db.commit()
         return payment, priced
     raise PaymentNotStarted("Could not store the payment; try again.")

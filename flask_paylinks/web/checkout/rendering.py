@@ -14,6 +14,7 @@ from typing import Any
 from flask import current_app, render_template, request, url_for
 
 from flask_paylinks.catalog.presenters import recurrence_label
+from flask_paylinks.contacts import Contact
 from flask_paylinks.core.pricing import (
     Choices,
     Offer,
@@ -189,15 +190,25 @@ def render_summary(shown: Quote | None, link: PaymentLink | None = None) -> str:
     )
 
 
-def customer_page(link: PaymentLink, *, attempt: str, recipient: str = "") -> str:
-    """The page ``GET /pay/<slug>`` answers, rendered and (when on) cached.
+def personal_page(
+    link: PaymentLink, *, attempt: str, token: str, contact: Contact | None
+) -> str:
+    """The page of a personal URL: never cached, the contact's details filled in."""
+    form = new_checkout_form(link)
+    form.attempt.data = attempt
+    form.recipient.data = token
+    if contact is not None:
+        form.name.data = contact.name or None
+        form.email.data = contact.email or None
+        form.phone.data = contact.phone or None
+    return render_checkout_page(link, form=form)
 
-    A personal URL (with a recipient token) is never cached.
-    """
-    if page_cache() is None or recipient:
+
+def customer_page(link: PaymentLink, *, attempt: str) -> str:
+    """The page ``GET /pay/<slug>`` answers, rendered and (when on) cached."""
+    if page_cache() is None:
         form = new_checkout_form(link)
         form.attempt.data = attempt
-        form.recipient.data = recipient
         return render_checkout_page(link, form=form)
     # Read before anything else of the page: what is drawn is never older.
     revision = link.revision

@@ -44,6 +44,7 @@ from flask_paylinks.core.pricing import (
 from flask_paylinks.db.models import PaymentLink, PaymentState
 from flask_paylinks.db.session import reset_session
 from flask_paylinks.links import service as link_service
+from flask_paylinks.sends import tracking
 from flask_paylinks.state import paylinks_state
 from flask_paylinks.text_to_pay.service import closed_request
 from flask_paylinks.web import db_outage
@@ -55,6 +56,7 @@ from flask_paylinks.web.checkout.rendering import (
     card_form_for,
     customer_page,
     new_checkout_form,
+    personal_page,
     render_checkout_page,
     render_summary,
 )
@@ -65,6 +67,8 @@ from flask_paylinks.web.rendering.page_cache import cached_page
 
 View = ResponseReturnValue
 T = TypeVar("T")
+#: The cookie that names this browser to personal URLs (a random value).
+DEVICE_COOKIE = "paylinks_device"
 CSRF_NOTICE = (
     "This page was open too long. Check your details and press Pay again; "
     "you have not been charged."
@@ -101,21 +105,50 @@ def receipt_url(link: PaymentLink, reference: str) -> str:
 
 @blueprint.get("/<slug>")
 def show(slug: str) -> View:
-    """The checkout page of one link."""
-    token = request.args.get("r", "")
+    """The checkout page of one link: an anonymous visit, counted and nothing kept."""
     app = current_app._get_current_object()  # type: ignore[attr-defined]
-    if not token and not signals.checkout_viewed.has_receivers_for(app):
+    if not signals.checkout_viewed.has_receivers_for(app):
         cached = cached_page(slug)
         if cached is not None:
+            tracking.count_anonymous_open(cached.link_id)
             return cached.fill(payments.new_attempt())
     link = _active_link(slug)
-    recipient = payments.recipient_opened(link, token)
-    signals.send_guarded(signals.checkout_viewed, app, link=link, recipient=recipient)
-    return customer_page(
+    tracking.count_anonymous_open(link.id)
+    signals.send_guarded(signals.checkout_viewed, app, link=link, recipient=None)
+    return customer_page(link, attempt=payments.new_attempt())
+
+
+@blueprint.get("/p/<token>")
+def personal(token: str) -> View:
+    """A recipient's own URL: their details filled in, their visit recorded."""
+    try:
+        visit = tracking.open_personal(token, request.cookies.get(DEVICE_COOKIE))
+    except NotFound:
+        abort(404)
+    link = _active_link(visit.link.slug)
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    signals.send_guarded(
+        signals.checkout_viewed, app, link=link, recipient=visit.recipient
+    )
+    page = personal_page(
         link,
         attempt=payments.new_attempt(),
-        recipient=token if recipient is not None else "",
+        token=token if visit.recipient is not None else "",
+        contact=visit.contact,
     )
+    response = current_app.make_response(page)
+    response.headers["Cache-Control"] = "private, no-store"
+    if visit.new_device_cookie:
+        response.set_cookie(
+            DEVICE_COOKIE,
+            visit.new_device_cookie,
+            max_age=400 * 24 * 3600,
+            path=url_for("paylinks_checkout.show", slug="x").rsplit("/", 1)[0] + "/",
+            secure=request.is_secure,
+            httponly=True,
+            samesite="Lax",
+        )
+    return response
 
 
 @dataclass
@@ -157,11 +190,19 @@ class _Posted:
             ),
             attempt=form.attempt.data or "",
             agreed_terms=form.terms.data or "",
-            recipient_token=form.recipient.data or None,
+            recipient_token=self.recipient_token(),
             payment_fields=self.card_form.data if self.card_form else {},
             choice_errors=tuple(self.choice_errors),
             form_valid=form_valid,
         )
+
+    def recipient_token(self) -> str | None:
+        """The personal URL's token, when this browser is the one it was opened on."""
+        token = self.form.recipient.data or None
+        recipient = tracking.verified_recipient(
+            self.link, token, request.cookies.get(DEVICE_COOKIE)
+        )
+        return token if recipient is not None else None
 
     def render(
         self,

@@ -52,6 +52,9 @@ def upgrade() -> None:
         batch.add_column(
             sa.Column("inline", sa.Boolean(), server_default=_FALSE, nullable=False)
         )
+        batch.add_column(
+            sa.Column("base_url", sa.String(200), server_default="", nullable=False)
+        )
     with op.batch_alter_table("paylinks_recipients") as batch:
         batch.add_column(
             sa.Column("name", sa.String(200), server_default="", nullable=False)
@@ -113,7 +116,13 @@ def downgrade() -> None:
     op.execute("UPDATE paylinks_sends SET state = 'finished' WHERE state = 'cancelled'")
     op.execute("UPDATE paylinks_sends SET state = 'queued' WHERE state = 'paused'")
     with op.batch_alter_table("paylinks_sends") as batch:
-        for name in ("inline", "duplicates", "pause_clears_itself", "paused_reason"):
+        for name in (
+            "base_url",
+            "inline",
+            "duplicates",
+            "pause_clears_itself",
+            "paused_reason",
+        ):
             batch.drop_column(name)
         batch.drop_constraint(op.f("ck_paylinks_sends_state"), type_="check")
         batch.create_check_constraint(
