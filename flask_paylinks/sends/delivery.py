@@ -297,22 +297,9 @@ def _prepare(send_id: int, recipient_id: int) -> _Outgoing | None:
         if wake is not None:
             _mark(recipient_id, None, state=RecipientState.QUEUED, run_after=wake)
             return None
+    # Everything read before the claim commits: the commit expires the rows.
     claim = secrets.token_hex(8)
-    lease = timedelta(seconds=int(_config("PAYLINKS_MESSAGE_LEASE_SECONDS")))
-    claimed: Any = db.execute(
-        update(Recipient)
-        .where(Recipient.id == recipient_id, _due(now))
-        .values(
-            claim=claim,
-            lease_until=now + lease,
-            attempts=Recipient.attempts + 1,
-        )
-        .execution_options(synchronize_session=False)
-    )
-    if claimed.rowcount != 1:
-        db.rollback()
-        return None
-    db.commit()
+    attempts = recipient.attempts + 1
     url = personal_url(
         send.base_url, str(_config("PAYLINKS_CHECKOUT_PREFIX")), recipient.token
     )
@@ -324,33 +311,47 @@ def _prepare(send_id: int, recipient_id: int) -> _Outgoing | None:
         link_name=link.name,
     )
     if channel is Channel.SMS:
-        body = render_for(send.sms_body, values)
-        return _Outgoing(
+        outgoing = _Outgoing(
             recipient_id,
             claim,
-            recipient.attempts + 1,
+            attempts,
+            channel,
+            recipient.address,
+            recipient.contact_id,
+            render_for(send.sms_body, values),
+        )
+    else:
+        body = render_for(send.email_body, values)
+        outgoing = _Outgoing(
+            recipient_id,
+            claim,
+            attempts,
             channel,
             recipient.address,
             recipient.contact_id,
             body,
+            subject=render_for(send.email_subject, values),
+            html=branded_html(
+                body,
+                merchant=merchant.name,
+                brand_color=link.brand_color,
+                button_url=url,
+            ),
+            from_name=merchant.name,
+            headers=tuple(unsubscribe_headers(mailto=merchant.support_email).items()),
         )
-    body = render_for(send.email_body, values)
-    headers = tuple(unsubscribe_headers(mailto=merchant.support_email).items())
-    return _Outgoing(
-        recipient_id,
-        claim,
-        recipient.attempts + 1,
-        channel,
-        recipient.address,
-        recipient.contact_id,
-        body,
-        subject=render_for(send.email_subject, values),
-        html=branded_html(
-            body, merchant=merchant.name, brand_color=link.brand_color, button_url=url
-        ),
-        from_name=merchant.name,
-        headers=headers,
+    lease = timedelta(seconds=int(_config("PAYLINKS_MESSAGE_LEASE_SECONDS")))
+    claimed: Any = db.execute(
+        update(Recipient)
+        .where(Recipient.id == recipient_id, _due(now))
+        .values(claim=claim, lease_until=now + lease, attempts=attempts)
+        .execution_options(synchronize_session=False)
     )
+    if claimed.rowcount != 1:
+        db.rollback()
+        return None
+    db.commit()
+    return outgoing
 
 
 def _skip_reason(
@@ -637,18 +638,16 @@ def _redispatch_due(
         if not rows:
             return 0
     batch = int(_config("PAYLINKS_SEND_BATCH_SIZE"))
-    by_send: dict[int, list[tuple[int, int]]] = {}
-    chunk: list[int] = []
-    current: int | None = None
-    for row_send, recipient_id in [*rows, (None, None)]:
-        if chunk and (row_send != current or len(chunk) >= batch):
-            assert current is not None
-            by_send.setdefault(current, []).append((chunk[0], chunk[-1]))
-            chunk = []
-        if row_send is None:
-            break
-        current = row_send
-        chunk.append(recipient_id)
+    ids_by_send: dict[int, list[int]] = {}
+    for row_send, recipient_id in rows:
+        ids_by_send.setdefault(row_send, []).append(recipient_id)
+    by_send = {
+        each: [
+            (ids[start], ids[min(start + batch, len(ids)) - 1])
+            for start in range(0, len(ids), batch)
+        ]
+        for each, ids in ids_by_send.items()
+    }
     ids = [recipient_id for _, recipient_id in rows]
     for start in range(0, len(ids), 1000):
         db.execute(
