@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from flask_paylinks.core.message_text import sms_segments
 from flask_paylinks.core.money import Money
 from flask_paylinks.text_to_pay.service import RequestState, default_sms
 
@@ -18,21 +19,6 @@ BADGES = {
     RequestState.CANCELLED: "inactive",
     RequestState.FAILED: "failed",
 }
-
-#: Characters of one SMS segment, and of each segment of a longer message.
-SINGLE_SEGMENT = 160
-MULTI_SEGMENT = 153
-
-
-def segment_count(text: str) -> int:
-    """How many SMS segments *text* takes, counting characters only.
-
-    TODO(lead): use ``core.message_text.sms_segments`` (GSM-7 vs UCS-2)
-    once engineer A's module is on main; this counts every message as GSM-7.
-    """
-    if len(text) <= SINGLE_SEGMENT:
-        return 1
-    return -(-len(text) // MULTI_SEGMENT)
 
 
 def sms_preview(
@@ -54,14 +40,16 @@ def sms_preview(
         .replace("{merchant}", merchant)
         .replace("{link}", link)
     )
-    count = segment_count(body)
+    carried = sms_segments(body)
+    count = carried.segments
     return {
         "total": shown_total.format(locale) if total is not None else "",
         "sms": body,
-        "characters": len(body),
+        "characters": carried.characters,
+        "encoding": carried.encoding,
         "segments": count,
-        "segments_label": f"{len(body)} characters, {count} SMS segment"
-        + ("" if count == 1 else "s"),
+        "segments_label": f"{carried.characters} characters ({carried.encoding}), "
+        f"{count} SMS segment{'' if count == 1 else 's'}",
     }
 
 

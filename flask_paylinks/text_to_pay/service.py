@@ -16,7 +16,6 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
-import phonenumbers
 from flask import current_app
 
 from flask_paylinks import signals
@@ -47,6 +46,8 @@ from flask_paylinks.links.service import new_slug
 from flask_paylinks.localtime import end_of_day, last_day, today
 from flask_paylinks.merchants import merchant_profile
 from flask_paylinks.sends import service as sends
+from flask_paylinks.sends.audience import SkipReason, address_for, phone_problem
+from flask_paylinks.sends.compose import merge_values, personal_url, render_for
 from flask_paylinks.state import paylinks_state
 
 #: Most line items one request may hold.
@@ -142,23 +143,26 @@ class RequestSummary:
 
 
 def contact_problem(contact: Contact) -> str | None:
-    """Why *contact* cannot be texted, in words the merchant can act on."""
+    """Why *contact* cannot be texted, in words the merchant can act on.
+
+    The same checks the sends pipeline makes before it texts anyone
+    (:func:`~flask_paylinks.sends.audience.address_for`), so a request it
+    accepts is never skipped.
+    """
     name = contact.name.strip() or "This contact"
-    if not contact.phone:
+    region = current_app.config["PAYLINKS_PHONE_REGION"]
+    address, reason = address_for(contact, Channel.SMS, region=region)
+    if address is not None:
+        reason = phone_problem(address)
+    if reason is SkipReason.OPTED_OUT:
+        return f"{name} opted out of texts, so they cannot be sent a payment request."
+    if reason is SkipReason.NO_PHONE:
         return f"{name} has no mobile number. Add one to their record first."
-    try:
-        number = phonenumbers.parse(
-            contact.phone, current_app.config["PAYLINKS_PHONE_REGION"]
-        )
-    except phonenumbers.NumberParseException:
-        number = None
-    if number is None or not phonenumbers.is_valid_number(number):
+    if reason is not None:
         return (
             f"{name}'s mobile number ({contact.phone}) is not a valid phone number. "
             "Correct it on their record first."
         )
-    if not contact.sms_ok:
-        return f"{name} opted out of texts, so they cannot be sent a payment request."
     return None
 
 
@@ -282,12 +286,15 @@ def request_payment(
     expires_at: date | datetime | None = None,
     note: str = "",
     message: sends.Message | None = None,
+    base_url: str | None = None,
 ) -> PaymentLink:
     """Text *contact_id* a single-use link to pay for *items* (name, minor units).
 
     *expires_at* is a day in the merchant's timezone (the link works to its
     end) or an aware moment. *message* replaces the default SMS (it must
-    hold ``{link}``). :class:`NotFound` for a contact that is not *owner*'s;
+    hold ``{link}``). *base_url* is where the contact reaches the checkout
+    (``PAYLINKS_PUBLIC_URL`` wins; a view passes its request's host).
+    :class:`NotFound` for a contact that is not *owner*'s;
     :class:`InvalidInput` keyed by the request form's fields (``items-0-amount``,
     ``expires_on``, ``note``, ``contact``, ``gateway``) otherwise, and
     nothing is written or sent then.
@@ -336,7 +343,7 @@ def request_payment(
     try:
         db.flush()
         # The send commits the link, its products and the message together.
-        sends.send_link(owner, link, [contact.id], [Channel.SMS.value], message)
+        _text(owner, link, contact, message, base_url)
     except Exception:
         db.rollback()
         raise
@@ -385,7 +392,25 @@ def cancel_request(owner: str, link_id: object) -> PaymentLink:
     return link
 
 
-def resend_request(owner: str, link_id: object) -> Send:
+def _text(
+    owner: str,
+    link: PaymentLink,
+    contact: Contact,
+    message: sends.Message,
+    base_url: str | None,
+) -> Send:
+    """One send of *link* to *contact* by SMS (``send_link`` with a base URL)."""
+    return sends.start_send(
+        owner,
+        link,
+        sends.Selection(contact_ids=(contact.id,)),
+        [Channel.SMS.value],
+        message,
+        base_url=base_url,
+    )
+
+
+def resend_request(owner: str, link_id: object, *, base_url: str | None = None) -> Send:
     """Text the request's contact the same link again, as a new send.
 
     :class:`Conflict` when the request was paid, cancelled or has expired;
@@ -408,9 +433,7 @@ def resend_request(owner: str, link_id: object) -> Send:
     if not body:
         locale = current_app.config["PAYLINKS_LOCALE"]
         body = default_sms(request_total(link), link.note or "", locale)
-    return sends.send_link(
-        owner, link, [contact.id], [Channel.SMS.value], sends.Message(sms_body=body)
-    )
+    return _text(owner, link, contact, sends.Message(sms_body=body), base_url)
 
 
 # -- reading -------------------------------------------------------------------
@@ -441,33 +464,44 @@ class SentMessage:
     to: str | None
     state: str
     at: datetime | None
-    token: str
+    #: The recipient's own URL in the message.
+    url: str
 
 
 def messages_sent(link: PaymentLink) -> list[SentMessage]:
-    """Each SMS the request sent (the first, then each resend), oldest first.
-
-    The body is the message as written, merge fields and all, except
-    ``{merchant}`` (filled in); ``{link}`` is the recipient's own URL, which
-    only the web layer can spell (:attr:`SentMessage.token` names it).
-    """
-    bodies = {send.id: send.sms_body for send in _sends_of(link)}
+    """Each SMS the request sent (the first, then each resend), oldest first,
+    as the contact got it: merge fields filled in, their own URL."""
+    sent = {send.id: send for send in _sends_of(link)}
     stmt = (
         owned(Recipient, link.owner_id)
         .where(Recipient.link_id == link.id, Recipient.channel == Channel.SMS.value)
         .order_by(Recipient.created_at, Recipient.id)
     )
     merchant = merchant_profile(link.owner_id).name
-    return [
-        SentMessage(
-            body=bodies.get(r.send_id, "").replace("{merchant}", merchant),
-            to=r.address,
-            state=r.state,
-            at=r.sent_at or r.created_at,
-            token=r.token,
+    prefix = current_app.config["PAYLINKS_CHECKOUT_PREFIX"]
+    messages = []
+    for recipient in session().scalars(stmt):
+        send = sent.get(recipient.send_id)
+        if send is None:
+            continue
+        url = personal_url(send.base_url, prefix, recipient.token)
+        values = merge_values(
+            None,
+            name=recipient.name,
+            link_url=url,
+            merchant=merchant,
+            link_name=link.name,
         )
-        for r in session().scalars(stmt)
-    ]
+        messages.append(
+            SentMessage(
+                body=render_for(send.sms_body, values),
+                to=recipient.address,
+                state=recipient.state,
+                at=recipient.sent_at or recipient.created_at,
+                url=url,
+            )
+        )
+    return messages
 
 
 def _paying_now(link: PaymentLink) -> bool:

@@ -28,7 +28,9 @@ class SmsBox:
 
     sent: list[tuple[str, str]] = field(default_factory=list)
 
-    def send_sms(self, to: str, body: str) -> SentMessage:
+    def send_sms(
+        self, to: str, body: str, *, client_ref: str | None = None
+    ) -> SentMessage:
         self.sent.append((to, body))
         return SentMessage(f"box-{len(self.sent)}")
 

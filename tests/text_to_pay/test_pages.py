@@ -52,7 +52,7 @@ def test_the_form_shows_empty_rows_a_preview_and_labels(
     ):
         assert f'<label class="pl-label" for="{field}">' in html
     assert "Acme Fitness: Pay $0.00 securely: http" in html
-    assert "characters, 1 SMS segment" in html
+    assert "characters (GSM-7), 1 SMS segment" in html
     assert "text-to-pay.js" in html
 
 

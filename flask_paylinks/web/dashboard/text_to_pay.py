@@ -26,6 +26,7 @@ from flask_paylinks.core.money import Money, is_currency
 from flask_paylinks.db.models import PaymentLink
 from flask_paylinks.db.scoping import current_owner
 from flask_paylinks.merchants import merchant_profile
+from flask_paylinks.sends.compose import personal_url
 from flask_paylinks.state import paylinks_state
 from flask_paylinks.text_to_pay import service as text_to_pay
 from flask_paylinks.text_to_pay.presenters import badge, sms_preview
@@ -147,11 +148,16 @@ def _partial() -> bool:
     return request.args.get("partial") == "1" or request.form.get("partial") == "1"
 
 
+def _base_url() -> str:
+    """Where customers reach this app: ``PAYLINKS_PUBLIC_URL``, else this host."""
+    configured: str | None = current_app.config.get("PAYLINKS_PUBLIC_URL")
+    return (configured or request.host_url).rstrip("/")
+
+
 def _example_url() -> str:
     """A URL as long as the personal one the SMS will carry, for the preview."""
-    base = current_app.config.get("PAYLINKS_PUBLIC_URL") or request.host_url
     prefix = current_app.config["PAYLINKS_CHECKOUT_PREFIX"]
-    return f"{base.rstrip('/')}{prefix}/p/{'x' * 22}"
+    return personal_url(_base_url(), prefix, "x" * 22)
 
 
 def _preview(owner: str, form: RequestForm) -> dict[str, Any]:
@@ -224,6 +230,7 @@ def request_create() -> ResponseReturnValue:
             currency=form.currency.data,
             expires_at=form.expires_on.data,
             note=form.note.data or "",
+            base_url=_base_url(),
         )
     except InvalidInput as error:
         mark_errors(form, _on_form(error.errors, where))
@@ -275,7 +282,13 @@ def request_cancel(link_id: int) -> ResponseReturnValue:
 @blueprint.post("/requests/<int:link_id>/resend")
 def request_resend(link_id: int) -> ResponseReturnValue:
     """Text the request's contact its link again."""
-    return _act(link_id, text_to_pay.resend_request, "Sent the request again.")
+    return _act(
+        link_id,
+        lambda owner, found: text_to_pay.resend_request(
+            owner, found, base_url=_base_url()
+        ),
+        "Sent the request again.",
+    )
 
 
 def _act(link_id: int, action: Any, done: str) -> ResponseReturnValue:
@@ -313,11 +326,3 @@ def contact_requests(contact_id: object) -> list[text_to_pay.RequestSummary]:
 def request_badge(state: text_to_pay.RequestState) -> str:
     """The badge style of a request's state."""
     return badge(state)
-
-
-@blueprint.app_template_global("paylinks_personal_url")
-def personal_url(token: str) -> str:
-    """The URL a recipient's own link opens (``<checkout prefix>/p/<token>``)."""
-    base = current_app.config.get("PAYLINKS_PUBLIC_URL") or request.host_url
-    prefix = current_app.config["PAYLINKS_CHECKOUT_PREFIX"]
-    return f"{base.rstrip('/')}{prefix}/p/{token}"
