@@ -270,11 +270,11 @@ def default_sms(total: Money, note: str = "", locale: str = "en_US") -> str:
     )
 
 
-def _link_name(contact: Contact, items: Sequence[tuple[str, int]]) -> str:
-    who = contact.name.strip() or "contact"
+def _link_name(items: Sequence[tuple[str, int]]) -> str:
+    """``Haircut + 1 more``: short, as the contact's payments list shows it."""
     first = items[0][0].strip()
     more = f" + {len(items) - 1} more" if len(items) > 1 else ""
-    return f"Request to {who}: {first}{more}"[:200]
+    return f"{first[: 200 - len(more)]}{more}"
 
 
 def request_payment(
@@ -310,7 +310,7 @@ def request_payment(
     link = PaymentLink(
         owner_id=owner,
         slug=new_slug(),
-        name=_link_name(contact, items),
+        name=_link_name(items),
         status=LinkStatus.ACTIVE,
         source=LinkSource.TEXT_TO_PAY,
         currency=currency,

@@ -62,8 +62,12 @@
       });
       if (described.length) { input.setAttribute("aria-describedby", described.join(" ")); } else { input.removeAttribute("aria-describedby"); }
     });
-    row.querySelectorAll("label").forEach(function (label) {
-      label.textContent = label.textContent.replace(/\d+$/, String(rows.length + 1));
+    row.querySelectorAll("label, label *").forEach(function (element) {
+      element.childNodes.forEach(function (node) {
+        if (node.nodeType === Node.TEXT_NODE) {
+          node.nodeValue = node.nodeValue.replace(/\d+$/, String(rows.length + 1));
+        }
+      });
     });
     last.parentNode.appendChild(row);
     var first = row.querySelector("input");
@@ -76,6 +80,8 @@
   function refreshPreview(form) {
     var url = form.getAttribute("data-preview-url");
     if (!url || !window.fetch) return;
+    var box = form.closest("dialog");
+    if (box && !box.open) return; // closed meanwhile: nobody is looking
     var data = new FormData(form);
     fetch(url, { method: "POST", body: data, credentials: "same-origin", headers: { Accept: "application/json" } })
       .then(function (response) { return response.ok ? response.json() : null; })

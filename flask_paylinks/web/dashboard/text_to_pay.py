@@ -55,8 +55,8 @@ EMPTY_ROWS = 2
 class RequestItemForm(Form):  # type: ignore[misc]
     """One line of a request: what it is for, and its amount."""
 
-    name = StringField("Item", description="What the customer pays for.")
-    amount = StringField("Amount", description="For example 35.00")
+    name = StringField("Item")
+    amount = StringField("Amount")
 
 
 class RequestForm(FlaskForm):  # type: ignore[misc]
@@ -64,11 +64,11 @@ class RequestForm(FlaskForm):  # type: ignore[misc]
 
     contact = StringField(widget=HiddenInput())
     items = FieldList(FormField(RequestItemForm), min_entries=1, max_entries=60)
-    currency = SelectField("Currency")
+    currency = SelectField("Currency", description="Every item is in this currency.")
     expires_on = DayField(
         "Expires on",
         validators=[Optional()],
-        description="Optional. The link can be paid until the end of this day.",
+        description="Optional. It can be paid until the end of this day.",
     )
     note = TextAreaField(
         "Note",
