@@ -17,6 +17,7 @@ from sqlalchemy.orm import selectinload
 
 from flask_paylinks.db.scoping import owned
 from flask_paylinks.messaging import MessageDeferred, MessageRejected
+from flask_paylinks.messaging.base import SenderBlocked
 from flask_paylinks.models import Payment
 
 from .extensions import db
@@ -196,6 +197,8 @@ def send_sms(customer: Customer, body: str) -> Message:
         sender.send_sms(customer.mobile, body)
     except MessageRejected as error:
         raise SmsRefused(f"The SMS provider refused the message: {error}") from error
+    except SenderBlocked as error:
+        raise SmsRefused(error.reason) from error
     except MessageDeferred as error:
         raise SmsRefused(
             "The SMS provider could not take the message right now; try again "

@@ -113,6 +113,7 @@ class ContactDirectory(Protocol):
         email: str | None,
         phone: str | None,
         address: Address | None,
+        sms_ok: bool | None = None,
     ) -> Contact:
         """After an anonymous checkout: match by email (any case), else by phone.
 
@@ -120,6 +121,9 @@ class ContactDirectory(Protocol):
         it has none at all, are filled in; a phone or email is never written
         to it (see :doc:`/contacts`). No match: create the contact with what
         was given.
+
+        *sms_ok* ``False`` or ``True`` records the contact's own STOP or START
+        texted from that phone (its opt-out flag); ``None`` leaves it alone.
         """
 
     def update(
@@ -481,6 +485,7 @@ class SQLAlchemyContactDirectory:
         email: str | None,
         phone: str | None,
         address: Address | None,
+        sms_ok: bool | None = None,
     ) -> Contact:
         """Match by email (any case), else by phone; create when neither matches.
 
@@ -491,7 +496,10 @@ class SQLAlchemyContactDirectory:
         addresses); a phone or email is never written to a matched contact,
         not even into an empty field, since that is where messages go. The
         caller keeps what differs for the merchant
-        (:func:`differences`). The row is flushed, not committed.
+        (:func:`differences`). *sms_ok* (not ``None``) is written to the
+        column mapped as ``sms_ok`` (negated for a ``"!do_not_text"`` mapping);
+        without such a column it changes nothing. The row is flushed, not
+        committed.
         """
         session = self._session()
         row = None
@@ -523,6 +531,8 @@ class SQLAlchemyContactDirectory:
                 self._write_name(row, name)
             if not any(getattr(row, attr.key) for attr in self._address.values()):
                 self._write_address(row, address)
+        if sms_ok is not None:
+            self._write_flag(row, "sms_ok", sms_ok)
         session.flush()
         return self.to_contact(row)
 
@@ -563,6 +573,13 @@ class SQLAlchemyContactDirectory:
         column = self._fields.get(key)
         if column is not None:
             setattr(row, column.attributes[0].key, value)
+
+    def _write_flag(self, row: Any, key: str, value: bool) -> None:
+        column = self._fields.get(key)
+        if column is not None:
+            setattr(
+                row, column.attributes[0].key, (not value) if column.negate else value
+            )
 
     def _write_name(self, row: Any, name: str) -> None:
         attributes = self._fields["name"].attributes
@@ -627,8 +644,12 @@ class InMemoryContactDirectory:
         email: str | None,
         phone: str | None,
         address: Address | None,
+        sms_ok: bool | None = None,
     ) -> Contact:
-        """Match by email, else phone, else create; a match keeps what it holds."""
+        """Match by email, else phone, else create; a match keeps what it holds.
+
+        *sms_ok* (not ``None``) sets the contact's SMS opt-in.
+        """
         people = self.contacts.setdefault(owner, {})
         match = next(
             (
@@ -642,10 +663,15 @@ class InMemoryContactDirectory:
             match = Contact(
                 id=str(len(people) + 1), name=name, email=email, phone=phone
             )
-            people[match.id] = replace(match, address=address)
+            people[match.id] = replace(
+                match, address=address, sms_ok=True if sms_ok is None else sms_ok
+            )
             return people[match.id]
         updated = replace(
-            match, name=match.name or name, address=match.address or address
+            match,
+            name=match.name or name,
+            address=match.address or address,
+            sms_ok=match.sms_ok if sms_ok is None else sms_ok,
         )
         people[updated.id] = updated
         return updated

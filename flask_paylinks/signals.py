@@ -45,6 +45,20 @@ payment_failed = _signals.signal("paylinks.payment-failed")
 payment_refunded = _signals.signal("paylinks.payment-refunded")
 """A payment was refunded: ``payment``."""
 
+message_delivered = _signals.signal("paylinks.message-delivered")
+"""The SMS provider's delivery receipt says a message arrived: ``recipient``
+(the :class:`~flask_paylinks.db.models.Recipient` row, now ``delivered``),
+``contact_id``, ``channel``, ``to``."""
+
+message_failed = _signals.signal("paylinks.message-failed")
+"""A message did not reach its contact: the provider refused it, or its
+delivery receipt says failed, expired or rejected. ``contact_id``,
+``channel``, ``to``, ``reason`` (readable text, as stored on the recipient),
+and ``recipient`` (the row, now ``failed``) when sent for a receipt."""
+
+send_finished = _signals.signal("paylinks.send-finished")
+"""A bulk send has no message left waiting (sent, failed or skipped): ``send``."""
+
 message_sent = _signals.signal("paylinks.message-sent")
 """An SMS or email left for a contact: ``contact_id``, ``channel``, ``to``, ``body``."""
 

@@ -22,6 +22,8 @@ from flask_paylinks.db.models import (
     Payment,
     PaymentLink,
     Product,
+    Recipient,
+    Send,
     utcnow,
 )
 from flask_paylinks.db.session import session
@@ -157,6 +159,59 @@ def make_payment(
     payment = Payment(owner_id=owner, **values)
     _save(payment, commit)
     return payment
+
+
+def make_send(
+    owner: str,
+    link: PaymentLink | None = None,
+    *,
+    commit: bool = True,
+    **fields: Any,
+) -> Send:
+    """A send of *link* (a new :func:`make_link` when not given) by SMS, sending."""
+    if link is None:
+        link = make_link(owner, commit=commit)
+    values: dict[str, Any] = {
+        "link_id": link.id,
+        "channels": "sms",
+        "sms_body": "Pay here: {link}",
+        "state": "sending",
+        **fields,
+    }
+    send = Send(owner_id=owner, **values)
+    _save(send, commit)
+    return send
+
+
+def make_recipient(
+    owner: str,
+    send: Send,
+    *,
+    commit: bool = True,
+    **fields: Any,
+) -> Recipient:
+    """One SMS recipient of *send*, sent with a Vonage-like message id.
+
+    Contact ``<n>`` at ``+1415555<n:04>`` unless told otherwise; pass
+    ``state="queued", provider_message_id=None`` for one not sent yet.
+    """
+    n = next(_counter)
+    values: dict[str, Any] = {
+        "link_id": send.link_id,
+        "contact_id": str(n),
+        "channel": "sms",
+        "address": f"+1415555{n % 10000:04d}",
+        "token": secrets.token_urlsafe(16),
+        "state": "sent",
+        "provider_message_id": f"0A{n:014X}",
+        "name": f"Contact {n}",
+        **fields,
+    }
+    if values["state"] != "queued":
+        values.setdefault("sent_at", utcnow())
+    recipient = Recipient(owner_id=owner, send_id=send.id, **values)
+    _save(recipient, commit)
+    return recipient
 
 
 def days_ago(days: float) -> datetime:

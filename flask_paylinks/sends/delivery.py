@@ -33,7 +33,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from flask import Flask, current_app
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, case, or_, select, update
 
 from flask_paylinks import signals
 from flask_paylinks.contacts import Contact
@@ -338,7 +338,11 @@ def _prepare(send_id: int, recipient_id: int) -> _Outgoing | None:
                 button_url=url,
             ),
             from_name=merchant.name,
-            headers=tuple(unsubscribe_headers(mailto=merchant.support_email).items()),
+            headers=tuple(
+                unsubscribe_headers(
+                    mailto=merchant.support_email or _config("PAYLINKS_EMAIL_FROM")
+                ).items()
+            ),
         )
     lease = timedelta(seconds=int(_config("PAYLINKS_MESSAGE_LEASE_SECONDS")))
     claimed: Any = db.execute(
@@ -419,7 +423,12 @@ def _record(send_id: int, outgoing: _Outgoing, future: Future[SentMessage]) -> s
                 Recipient.claim == outgoing.claim,
             )
             .values(
-                state=RecipientState.SENT,
+                # A delivery receipt that came first (found by client-ref)
+                # already moved the state on: keep it.
+                state=case(
+                    (Recipient.state == RecipientState.QUEUED, RecipientState.SENT),
+                    else_=Recipient.state,
+                ),
                 provider_message_id=message.provider_message_id[:100],
                 sent_at=utcnow(),
                 claim=None,
@@ -448,12 +457,9 @@ def _record(send_id: int, outgoing: _Outgoing, future: Future[SentMessage]) -> s
 
 
 def _signal_failed(outgoing: _Outgoing, reason: str) -> None:
-    failed = getattr(signals, "message_failed", None)
-    if failed is None:
-        return
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     signals.send_guarded(
-        failed,
+        signals.message_failed,
         app,
         contact_id=outgoing.contact_id,
         channel=outgoing.channel.value,
@@ -534,9 +540,8 @@ def finish_if_done(send_id: int) -> bool:
         return False
     send = db.get(Send, send_id, populate_existing=True)
     app = current_app._get_current_object()  # type: ignore[attr-defined]
-    finished_signal = getattr(signals, "send_finished", None)
-    if finished_signal is not None and send is not None:
-        signals.send_guarded(finished_signal, app, send=send)
+    if send is not None:
+        signals.send_guarded(signals.send_finished, app, send=send)
     db.commit()
     return True
 

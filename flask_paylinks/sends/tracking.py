@@ -145,7 +145,11 @@ def count_anonymous_open(link_id: int) -> None:
     db.execute(
         update(PaymentLink)
         .where(PaymentLink.id == link_id)
-        .values(anonymous_opens=PaymentLink.anonymous_opens + 1)
+        # Keeping updated_at: a visit is not an edit of the link.
+        .values(
+            anonymous_opens=PaymentLink.anonymous_opens + 1,
+            updated_at=PaymentLink.updated_at,
+        )
         .execution_options(synchronize_session=False)
     )
     db.commit()

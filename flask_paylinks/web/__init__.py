@@ -19,7 +19,7 @@ PACKAGE_ROOT = str(Path(__file__).resolve().parent.parent)
 def init_app(app: Flask) -> None:
     """Register the blueprints, template helpers and request hooks on *app*."""
     from flask_paylinks.core.rules import ascii_url
-    from flask_paylinks.web import guards, ratelimit
+    from flask_paylinks.web import guards, ratelimit, webhooks
     from flask_paylinks.web.checkout import blueprint as checkout_blueprint
     from flask_paylinks.web.dashboard import blueprint as dashboard_blueprint
     from flask_paylinks.web.rendering.page_cache import PageCache
@@ -44,6 +44,7 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(
         checkout_blueprint, url_prefix=config["PAYLINKS_CHECKOUT_PREFIX"]
     )
+    webhooks.init_app(app)  # Vonage callbacks under PAYLINKS_WEBHOOK_PREFIX
     register_template_helpers(app)
     app.add_template_filter(ascii_url, "paylinks_ascii_url")
     app.before_request(start_request)

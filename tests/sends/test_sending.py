@@ -21,9 +21,8 @@ from flask_paylinks.sends import delivery, service
 from flask_paylinks.sends.service import Message, Selection
 
 from ..fake_vonage import FakeVonage, fake_vonage, vonage_config
-from .helpers import OTHER_OWNER, OWNER, a_link, add_people, hosted, link_of
+from .helpers import OTHER_OWNER, OWNER, a_link, add_people, hosted, link_of, send_row
 from .helpers import recipients as recipient_rows
-from .helpers import send_row
 
 SMS = "Hi {first_name}, your {link_name} pass: {link}"
 URL = re.compile(r"https://crm\.example\.test/pay/p/([A-Za-z0-9_-]{22})$")
@@ -92,7 +91,8 @@ def test_a_send_texts_each_reachable_contact_once_with_their_own_url(
         str(by_name["Ada Lovelace"].id),
         str(by_name["Alan Turing"].id),
     }
-    assert ada.provider_message_id and ada.sent_at is not None
+    assert ada.provider_message_id
+    assert ada.sent_at is not None
 
 
 def test_running_a_range_again_sends_nothing_twice(
@@ -169,7 +169,8 @@ def test_bad_messages_are_refused_and_nothing_is_sent(
             message,
         )
     assert words in refused.value.errors[field]
-    assert recipient_rows(app) == [] and fake.received == []
+    assert recipient_rows(app) == []
+    assert fake.received == []
 
 
 def test_an_empty_selection_and_no_channel_are_refused(app: Flask) -> None:
@@ -225,7 +226,8 @@ def test_throttling_is_retried_later_not_failed(app: Flask, fake: FakeVonage) ->
         send_id = send.id
     [row] = recipient_rows(app)
     assert (row.state, row.attempts) == ("queued", 1)
-    assert row.run_after is not None and row.run_after > utcnow()
+    assert row.run_after is not None
+    assert row.run_after > utcnow()
     assert "throttling" in (row.last_error or "")
     assert send_row(app, send_id).state == "sending"
     fake.answer = lambda form: "0"
@@ -337,10 +339,28 @@ def test_quiet_hours_hold_sms_until_morning_in_the_contacts_timezone(
                 Message(sms_body=SMS),
             )
         [row] = recipient_rows(app)
-    assert row.state == "queued" and row.attempts == 0
+    assert row.state == "queued"
+    assert row.attempts == 0
     assert row.run_after is not None
     local = row.run_after.astimezone(
         __import__("zoneinfo").ZoneInfo("America/Los_Angeles")
     )
     assert (local.hour, local.minute) == (23, 59)
     assert fake.received == []
+
+
+def test_a_host_automation_sends_with_paylinks_send_link_outside_a_request(
+    app: Flask, fake: FakeVonage
+) -> None:
+    from flask_paylinks import PayLinks
+
+    people = add_people(app, MIXED[:2])
+    link_id = a_link(app)
+    with app.app_context():
+        send = PayLinks().send_link(
+            OWNER, link_id, str(people.tag_id), ["sms"], "Renew, {first_name}: {link}"
+        )
+        assert send.state == "finished"
+    texts = sorted(m.text for m in fake.accepted())
+    assert texts[0].startswith("Renew, Ada: https://crm.example.test/pay/p/")
+    assert texts[1].startswith("Renew, Alan: https://crm.example.test/pay/p/")

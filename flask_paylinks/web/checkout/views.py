@@ -110,12 +110,32 @@ def show(slug: str) -> View:
     if not signals.checkout_viewed.has_receivers_for(app):
         cached = cached_page(slug)
         if cached is not None:
-            tracking.count_anonymous_open(cached.link_id)
-            return cached.fill(payments.new_attempt())
+            return _counted(cached.link_id, cached.fill(payments.new_attempt()))
     link = _active_link(slug)
-    tracking.count_anonymous_open(link.id)
     signals.send_guarded(signals.checkout_viewed, app, link=link, recipient=None)
-    return customer_page(link, attempt=payments.new_attempt())
+    return _counted(link.id, customer_page(link, attempt=payments.new_attempt()))
+
+
+def _checkout_path() -> str:
+    return url_for("paylinks_checkout.show", slug="x").rsplit("/", 1)[0] + "/"
+
+
+def _counted(link_id: int, page: str) -> BaseResponse:
+    """*page*, counting the visit as an anonymous open once per browser and link."""
+    response = current_app.make_response(page)
+    seen = f"paylinks_seen_{link_id}"
+    if seen not in request.cookies:
+        tracking.count_anonymous_open(link_id)
+        response.set_cookie(
+            seen,
+            "1",
+            max_age=30 * 24 * 3600,
+            path=_checkout_path(),
+            secure=request.is_secure,
+            httponly=True,
+            samesite="Lax",
+        )
+    return response
 
 
 @blueprint.get("/p/<token>")
@@ -143,7 +163,7 @@ def personal(token: str) -> View:
             DEVICE_COOKIE,
             visit.new_device_cookie,
             max_age=400 * 24 * 3600,
-            path=url_for("paylinks_checkout.show", slug="x").rsplit("/", 1)[0] + "/",
+            path=_checkout_path(),
             secure=request.is_secure,
             httponly=True,
             samesite="Lax",

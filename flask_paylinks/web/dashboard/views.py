@@ -30,6 +30,7 @@ from flask_paylinks.state import paylinks_state
 from flask_paylinks.web import qr
 from flask_paylinks.web.checkout.rendering import render_checkout_page
 from flask_paylinks.web.dashboard import blueprint
+from flask_paylinks.web.dashboard import sends as sends_views
 from flask_paylinks.web.dashboard.formflow import Answer, FormFlow
 from flask_paylinks.web.dashboard.forms import LinkFilterForm, LinkForm, LinkItemForm
 from flask_paylinks.web.dashboard.helpers import (
@@ -59,8 +60,9 @@ def index() -> Answer:
     form = LinkFilterForm(request.args)
     valid = form.validate()
     filters = _filters(form)
+    owner = current_owner()
     page = link_service.link_table(
-        current_owner(), filters, per_page=_config("PAGE_SIZE"), **_cursor()
+        owner, filters, per_page=_config("PAGE_SIZE"), **_cursor()
     )
     html = render_template(
         "paylinks/dashboard/links.html",
@@ -70,6 +72,7 @@ def index() -> Answer:
         kept={k: v for k, v in request.args.items() if k not in _cursor() and v},
         action=ActionForm(),
         rows=[_row(link) for link in page.items],
+        conversions=sends_views.link_conversions(owner, page.items),
     )
     return html if valid else (html, UNPROCESSABLE)
 
@@ -262,6 +265,7 @@ def link_detail(link_id: int) -> str:
         **_link_context(link),
         payments=found,
         totals=payment_history.state_totals(owner, link),
+        tracking=sends_views.link_tracking(owner, link),
     )
 
 
