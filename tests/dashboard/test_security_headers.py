@@ -42,6 +42,23 @@ def _dashboard_get_urls(app: Flask) -> list[str]:
         "coupon_id": coupon.id,
         "send_id": send.id,
     }
+    # Text-to-Pay: a request's page shows a request; its form is for a contact.
+    from ..hosts import crm_a
+
+    contact = crm_a.Customer(account_id=1, full_name="Ada", mobile="+14155552671")
+    crm_a.db.session.add(contact)
+    crm_a.db.session.commit()
+    request_link = make_link(
+        OWNER_A,
+        [make_product(OWNER_A, listed=False)],
+        source="text_to_pay",
+        single_use=True,
+        contact_id=str(contact.id),
+    )
+    special = {
+        "paylinks.request_detail": {"link_id": request_link.id},
+        "paylinks.request_create": {"contact_id": str(contact.id)},
+    }
     urls = []
     with app.test_request_context():
         from flask import url_for
@@ -53,7 +70,9 @@ def _dashboard_get_urls(app: Flask) -> list[str]:
                 continue
             unknown = rule.arguments - ids.keys()
             assert not unknown, f"teach this test the URL argument(s) {unknown}"
-            urls.append(url_for(rule.endpoint, **{a: ids[a] for a in rule.arguments}))
+            values = {a: ids[a] for a in rule.arguments}
+            values.update(special.get(rule.endpoint, {}))
+            urls.append(url_for(rule.endpoint, **values))
     assert len(urls) >= 10, urls
     return urls
 

@@ -64,5 +64,6 @@ from flask_paylinks.web.dashboard import (  # noqa: E402, F401  (routes)
     coupon_views,
     product_views,
     sends,
+    text_to_pay,
     views,
 )
