@@ -256,3 +256,33 @@ def test_cancel_and_resend_buttons(
     page = client_a.get(response.headers["Location"]).text
     assert "This request was cancelled, so it cannot be sent again." in page
     assert len(sms.to(ADA_PHONE)) == 2
+
+
+def test_a_request_is_never_edited_under_the_contact_nor_its_items_reused(
+    app: Flask, client_a: FlaskClient, people: People, sms: SmsBox
+) -> None:
+    client_a.post(
+        f"/paylinks/requests/new?contact_id={people.ada}", data=_form(people.ada)
+    )
+    [link] = _links()
+    edit = client_a.get(f"/paylinks/links/{link.id}/edit")
+    assert edit.status_code == 302
+    assert edit.headers["Location"] == f"/paylinks/requests/{link.id}"
+    one_off = link.items[0].product_id
+    coupon = client_a.post(
+        "/paylinks/coupons/new",
+        data={
+            "code": "HAIR10",
+            "discount_type": "percent",
+            "percent_off": "10",
+            "currency": "USD",
+            "applies_to": "some",
+            "products": str(one_off),
+            "duration": "once",
+        },
+    )
+    # The one-off product is no choice of a coupon: the only error is there.
+    assert coupon.status_code == 422
+    assert "Products: Choose products from your catalogue." in coupon.text
+    assert coupon.text.count("<li><a href=") == 1
+    assert f'value="{one_off}"' not in client_a.get("/paylinks/coupons/new").text

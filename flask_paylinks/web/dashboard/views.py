@@ -20,7 +20,7 @@ from flask_paylinks import payments, uploads
 from flask_paylinks.catalog import service as catalog
 from flask_paylinks.catalog.presenters import interval_label
 from flask_paylinks.core.errors import InvalidInput, NotFound
-from flask_paylinks.db.models import PaymentLink, Product
+from flask_paylinks.db.models import LinkSource, PaymentLink, Product
 from flask_paylinks.db.scoping import current_owner
 from flask_paylinks.links import presenters
 from flask_paylinks.links import service as link_service
@@ -134,6 +134,10 @@ def link_edit(link_id: int) -> Answer:
     """Change a link; its URL stays the same and past payments keep their snapshot."""
     owner = current_owner()
     link = link_service.get_link(owner, link_id)
+    if link.source == LinkSource.TEXT_TO_PAY:
+        # A request is what the contact was texted: it is cancelled or resent,
+        # never edited under them.
+        return redirect(url_for(".request_detail", link_id=link.id))
     form = form_class("link", LinkForm)()
     if request.method == "GET":
         form.fill_from(link)
