@@ -244,6 +244,12 @@ DEFAULTS: dict[str, ConfigKey] = {
         999, "Highest quantity a link may let a customer choose for one item."
     ),
     "PAYLINKS_MAX_ITEMS_PER_LINK": ConfigKey(20, "Most products one link may hold."),
+    "PAYLINKS_TEXT_TO_PAY_MAX_AMOUNT": ConfigKey(
+        1_000_000,
+        "Highest total one Text-to-Pay request may ask for, in minor units of its "
+        "currency (the default, 1,000,000, is 10,000.00 dollars or euros, or "
+        "1,000,000 yen).",
+    ),
     "PAYLINKS_LOGO_MAX_BYTES": ConfigKey(
         512 * 1024, "Largest logo upload accepted, in bytes."
     ),
@@ -520,6 +526,7 @@ def _check_limits(config: Mapping[str, Any]) -> None:
         "PAYLINKS_PAGE_SIZE",
         "PAYLINKS_MAX_QUANTITY",
         "PAYLINKS_MAX_ITEMS_PER_LINK",
+        "PAYLINKS_TEXT_TO_PAY_MAX_AMOUNT",
         "PAYLINKS_LOGO_MAX_BYTES",
         "PAYLINKS_SEND_BATCH_SIZE",
         "PAYLINKS_PENDING_TIMEOUT",

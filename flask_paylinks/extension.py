@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from flask import Flask
@@ -13,12 +13,14 @@ if TYPE_CHECKING:
 from flask_paylinks import config as config_module
 from flask_paylinks.contacts import ContactDirectory
 from flask_paylinks.core.errors import ConfigError
+from flask_paylinks.db.models import PaymentLink, Send
 from flask_paylinks.db.revisions import watch_revisions
 from flask_paylinks.db.scoping import default_owner_loader
+from flask_paylinks.sends.compose import Message
 from flask_paylinks.state import OwnerLoader, PayLinksState
 
 #: Names under which a host may replace the extension's form classes.
-FORM_NAMES = frozenset({"product", "coupon", "link", "checkout"})
+FORM_NAMES = frozenset({"product", "coupon", "link", "checkout", "send"})
 
 
 class PayLinks:
@@ -59,6 +61,40 @@ class PayLinks:
         self._options = options
         if app is not None:
             self.init_app(app)
+
+    def send_link(
+        self,
+        owner: str,
+        link: PaymentLink | int,
+        recipients: Iterable[str] | str,
+        channels: Sequence[str],
+        message: Message | str,
+        *,
+        email_subject: str = "",
+    ) -> Send:
+        """Send *link* to contacts from the host's own code, in the app context.
+
+        *link* is a link (or its id) of *owner*; *recipients* a list of
+        contact ids, or one segment id as a string; *channels* holds
+        ``"sms"`` and/or ``"email"``; *message* a
+        :class:`~flask_paylinks.sends.compose.Message` or the text of both,
+        with ``{link}`` where each recipient's own URL goes. Returns the
+        :class:`~flask_paylinks.db.models.Send`; the messages are queued
+        (or, without Redis, sent before it returns). Raises
+        :class:`~flask_paylinks.core.errors.InvalidInput` (keyed by field)
+        or :class:`~flask_paylinks.core.errors.NotFound`::
+
+            paylinks.send_link("42", link, "vip-segment", ["sms"],
+                               "Hi {first_name}, renew here: {link}")
+        """
+        from flask_paylinks.db.scoping import require_owned
+        from flask_paylinks.sends import service
+
+        if not isinstance(link, PaymentLink):
+            link = require_owned(PaymentLink, owner, link)
+        return service.send_link(
+            owner, link, recipients, channels, message, email_subject=email_subject
+        )
 
     def init_app(self, app: Flask, **options: Any) -> None:
         """Configure *app*: check settings, register blueprints, CLI and filters.

@@ -56,6 +56,9 @@ delivery receipt says failed, expired or rejected. ``contact_id``,
 ``channel``, ``to``, ``reason`` (readable text, as stored on the recipient),
 and ``recipient`` (the row, now ``failed``) when sent for a receipt."""
 
+send_finished = _signals.signal("paylinks.send-finished")
+"""A bulk send has no message left waiting (sent, failed or skipped): ``send``."""
+
 message_sent = _signals.signal("paylinks.message-sent")
 """An SMS or email left for a contact: ``contact_id``, ``channel``, ``to``, ``body``."""
 

@@ -11,7 +11,14 @@ from sqlalchemy import select, text
 from flask_paylinks.db.models import Payment, metadata
 from flask_paylinks.db.session import session
 
-from .factories import make_coupon, make_link, make_payment, make_product
+from .factories import (
+    make_coupon,
+    make_link,
+    make_payment,
+    make_product,
+    make_recipient,
+    make_send,
+)
 from .hosts import crm_a
 
 
@@ -32,11 +39,14 @@ def _objects_of_owner_b() -> dict[str, int]:
     link = make_link("2", [product])
     coupon = make_coupon("2")
     payment = make_payment("2", link)
+    send = make_send("2", link)
+    make_recipient("2", send)
     return {
         "link_id": link.id,
         "product_id": product.id,
         "coupon_id": coupon.id,
         "payment_id": payment.id,
+        "send_id": send.id,
     }
 
 

@@ -265,12 +265,18 @@ def search_products(owner: str, text: str, *, limit: int = 10) -> list[Product]:
 
 
 def products_by_id(owner: str, ids: Sequence[int]) -> dict[int, Product]:
-    """*owner*'s products among *ids*, in one query (others' ids are left out)."""
+    """*owner*'s catalogue products among *ids*, in one query.
+
+    Others' ids are left out, and so are Text-to-Pay's one-off products
+    (``listed=False``): no link or coupon of the catalogue may use them.
+    """
     # An id beyond BIGINT names no row; passing it on would overflow in SQL.
     wanted = {i for i in ids if isinstance(i, int) and 0 < i <= INT64_MAX}
     if not wanted:
         return {}
-    rows = session().scalars(owned(Product, owner).where(Product.id.in_(wanted)))
+    rows = session().scalars(
+        owned(Product, owner).where(Product.id.in_(wanted), Product.listed.is_(True))
+    )
     return {product.id: product for product in rows}
 
 

@@ -119,3 +119,10 @@ class Gateway(Protocol):
 
         ``None`` when the outcome is reported later, by webhook.
         """
+
+    def charges_problem(self, owner: str) -> str | None:
+        """Why *owner* cannot take charges through this gateway now, or ``None``.
+
+        Said to the merchant as it is (Text-to-Pay refuses a request with it),
+        so it names what to fix, e.g. "Connect your Stripe account first."
+        """

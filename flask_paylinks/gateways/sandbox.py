@@ -193,6 +193,10 @@ class SandboxGateway:
             payload={"card_last4": number[-4:], "test_card": number in TEST_CARDS},
         )
 
+    def charges_problem(self, owner: str) -> str | None:
+        """The sandbox takes (test) charges for every owner."""
+        return None
+
     def payment_fields(self, formdata: Any = None) -> CardForm:
         """The card fields, named ``card-number``, ``card-expiry``, ``card-cvc``."""
         return CardForm(formdata, prefix="card-")

@@ -36,6 +36,7 @@ class StripeGateway:
         import stripe
 
         self.publishable_key = publishable_key
+        self._has_keys = bool(secret_key) and bool(publishable_key)
         self.webhook_secret = webhook_secret
         self.test_mode = secret_key.startswith(("sk_test_", "rk_test_"))
         self._stripe = stripe
@@ -70,6 +71,18 @@ class StripeGateway:
             gateway_payment_id=str(intent.id),
             client_secret=str(intent.client_secret),
         )
+
+    def charges_problem(self, owner: str) -> str | None:
+        """``None`` once the Stripe keys are configured (one account for every owner).
+
+        Per-owner accounts (Stripe Connect) refine this in the Stripe issue.
+        """
+        if not self._has_keys:
+            return (
+                "Payments are not set up: the Stripe keys are missing. Ask the "
+                "site's administrator to configure them."
+            )
+        return None
 
     def payment_fields(self, formdata: Any = None) -> None:
         """Stripe takes the card in its own browser widget: no fields of ours."""

@@ -101,14 +101,15 @@ class JobQueue:
             return False
 
     def waiting_job_ids(self) -> set[str]:
-        """Ids of the jobs queued or running now (empty when inline).
+        """Ids of the jobs waiting in the queue (empty when inline).
 
+        Running jobs are left out: a killed worker's job stays "started" in
+        RQ for minutes, and what it held must not wait that long.
         Raises ``RedisError`` when Redis cannot be asked.
         """
         if self.is_inline:
             return set()
-        queue = self.queue()
-        return {*queue.get_job_ids(), *queue.started_job_registry.get_job_ids()}
+        return set(self.queue().get_job_ids())
 
     def enqueue(self, job: Job, *args: Any, job_id: str | None = None) -> None:
         """Run ``job(*args)`` in the worker, or now when jobs are inline.

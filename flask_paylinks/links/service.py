@@ -140,7 +140,8 @@ def link_problems(
     for index, item in enumerate(data.items):
         prefix = f"items-{index}-"
         product = products.get(item.product_id) if item.product_id else None
-        if product is None:
+        if product is None or (not product.listed and product.id not in already):
+            # A Text-to-Pay request's one-off items are not in the catalogue.
             errors[prefix + "product_id"] = "This product is not in your catalogue."
         elif not product.active and product.id not in already:
             errors[prefix + "product_id"] = (

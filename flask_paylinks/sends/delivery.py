@@ -338,7 +338,11 @@ def _prepare(send_id: int, recipient_id: int) -> _Outgoing | None:
                 button_url=url,
             ),
             from_name=merchant.name,
-            headers=tuple(unsubscribe_headers(mailto=merchant.support_email).items()),
+            headers=tuple(
+                unsubscribe_headers(
+                    mailto=merchant.support_email or _config("PAYLINKS_EMAIL_FROM")
+                ).items()
+            ),
         )
     lease = timedelta(seconds=int(_config("PAYLINKS_MESSAGE_LEASE_SECONDS")))
     claimed: Any = db.execute(
@@ -453,12 +457,9 @@ def _record(send_id: int, outgoing: _Outgoing, future: Future[SentMessage]) -> s
 
 
 def _signal_failed(outgoing: _Outgoing, reason: str) -> None:
-    failed = getattr(signals, "message_failed", None)
-    if failed is None:
-        return
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     signals.send_guarded(
-        failed,
+        signals.message_failed,
         app,
         contact_id=outgoing.contact_id,
         channel=outgoing.channel.value,
@@ -539,9 +540,8 @@ def finish_if_done(send_id: int) -> bool:
         return False
     send = db.get(Send, send_id, populate_existing=True)
     app = current_app._get_current_object()  # type: ignore[attr-defined]
-    finished_signal = getattr(signals, "send_finished", None)
-    if finished_signal is not None and send is not None:
-        signals.send_guarded(finished_signal, app, send=send)
+    if send is not None:
+        signals.send_guarded(signals.send_finished, app, send=send)
     db.commit()
     return True
 

@@ -27,8 +27,10 @@ from flask_paylinks.db.models import (
     PaymentState,
     Recipient,
     RecipientState,
+    Send,
     utcnow,
 )
+from flask_paylinks.db.pagination import Page, page_window
 from flask_paylinks.db.scoping import owned
 from flask_paylinks.db.session import session
 from flask_paylinks.state import paylinks_state
@@ -310,6 +312,53 @@ def mark_paid(recipient_id: int) -> None:
     )
 
 
+def skip_counts(owner: str, send_id: int) -> list[tuple[str, int]]:
+    """How many of the send's recipients were skipped, per reason, most first."""
+    rows = session().execute(
+        select(Recipient.reason, func.count())
+        .where(
+            Recipient.owner_id == owner,
+            Recipient.send_id == send_id,
+            Recipient.state == RecipientState.SKIPPED,
+        )
+        .group_by(Recipient.reason)
+    )
+    counts = [(str(reason or ""), int(count)) for reason, count in rows]
+    return sorted(counts, key=lambda item: (-item[1], item[0]))
+
+
+def recipient_page(
+    owner: str,
+    send_id: int,
+    *,
+    state: str | None = None,
+    page: int = 1,
+    per_page: int = 25,
+) -> Page[Recipient]:
+    """One numbered page of the send's recipients (maybe of one state), by name."""
+    stmt = owned(Recipient, owner).where(Recipient.send_id == send_id)
+    if state is not None:
+        stmt = stmt.where(Recipient.state == state)
+    total = session().scalar(select(func.count()).select_from(stmt.subquery())) or 0
+    number, offset = page_window(page, per_page, total)
+    rows = session().scalars(
+        stmt.order_by(Recipient.name, Recipient.id).offset(offset).limit(per_page)
+    )
+    return Page(items=list(rows), total=total, number=number, per_page=per_page)
+
+
+def sends_of_link(owner: str, link_id: int, *, limit: int = 10) -> list[Send]:
+    """The link's latest sends, newest first."""
+    return list(
+        session().scalars(
+            owned(Send, owner)
+            .where(Send.link_id == link_id)
+            .order_by(Send.created_at.desc(), Send.id.desc())
+            .limit(limit)
+        )
+    )
+
+
 __all__ = [
     "Funnel",
     "PersonalVisit",
@@ -321,5 +370,8 @@ __all__ = [
     "mark_started",
     "open_personal",
     "opened_not_paid",
+    "recipient_page",
+    "sends_of_link",
+    "skip_counts",
     "verified_recipient",
 ]

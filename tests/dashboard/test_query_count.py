@@ -90,8 +90,10 @@ def test_table_page_costs_the_same_for_5_and_200_links(
     few = _page_costs(client_a, count_queries, query)
     many = _page_costs(client_b, count_queries, query)
     assert few == many
-    # The login's user, the count, the page, the page's items with products.
-    assert set(few) == {4}
+    # The login's user, the count, the page, the page's items with products,
+    # and the page's conversions (opens and payments of recipients, anonymous
+    # payments: sends.tracking.conversions).
+    assert set(few) == {6}
 
 
 def test_detail_page_costs_the_same_for_5_and_200_payments(

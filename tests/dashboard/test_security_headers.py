@@ -16,7 +16,13 @@ from flask.testing import FlaskClient
 from flask_paylinks import config as config_module
 from flask_paylinks.core.errors import ConfigError
 
-from ..factories import make_coupon, make_link, make_payment, make_product
+from ..factories import (
+    make_coupon,
+    make_link,
+    make_payment,
+    make_product,
+    make_send,
+)
 from .conftest import OWNER_A
 
 #: The blueprint the dashboard's endpoints are registered under.
@@ -29,7 +35,30 @@ def _dashboard_get_urls(app: Flask) -> list[str]:
     link = make_link(OWNER_A, [product], name="Private link")
     make_payment(OWNER_A, link, customer_name="Jane Customer")
     coupon = make_coupon(OWNER_A)
-    ids = {"link_id": link.id, "product_id": product.id, "coupon_id": coupon.id}
+    send = make_send(OWNER_A, link)
+    ids = {
+        "link_id": link.id,
+        "product_id": product.id,
+        "coupon_id": coupon.id,
+        "send_id": send.id,
+    }
+    # Text-to-Pay: a request's page shows a request; its form is for a contact.
+    from ..hosts import crm_a
+
+    contact = crm_a.Customer(account_id=1, full_name="Ada", mobile="+14155552671")
+    crm_a.db.session.add(contact)
+    crm_a.db.session.commit()
+    request_link = make_link(
+        OWNER_A,
+        [make_product(OWNER_A, listed=False)],
+        source="text_to_pay",
+        single_use=True,
+        contact_id=str(contact.id),
+    )
+    special = {
+        "paylinks.request_detail": {"link_id": request_link.id},
+        "paylinks.request_create": {"contact_id": str(contact.id)},
+    }
     urls = []
     with app.test_request_context():
         from flask import url_for
@@ -41,7 +70,9 @@ def _dashboard_get_urls(app: Flask) -> list[str]:
                 continue
             unknown = rule.arguments - ids.keys()
             assert not unknown, f"teach this test the URL argument(s) {unknown}"
-            urls.append(url_for(rule.endpoint, **{a: ids[a] for a in rule.arguments}))
+            values = {a: ids[a] for a in rule.arguments}
+            values.update(special.get(rule.endpoint, {}))
+            urls.append(url_for(rule.endpoint, **values))
     assert len(urls) >= 10, urls
     return urls
 

@@ -347,3 +347,20 @@ def test_quiet_hours_hold_sms_until_morning_in_the_contacts_timezone(
     )
     assert (local.hour, local.minute) == (23, 59)
     assert fake.received == []
+
+
+def test_a_host_automation_sends_with_paylinks_send_link_outside_a_request(
+    app: Flask, fake: FakeVonage
+) -> None:
+    from flask_paylinks import PayLinks
+
+    people = add_people(app, MIXED[:2])
+    link_id = a_link(app)
+    with app.app_context():
+        send = PayLinks().send_link(
+            OWNER, link_id, str(people.tag_id), ["sms"], "Renew, {first_name}: {link}"
+        )
+        assert send.state == "finished"
+    texts = sorted(m.text for m in fake.accepted())
+    assert texts[0].startswith("Renew, Ada: https://crm.example.test/pay/p/")
+    assert texts[1].startswith("Renew, Alan: https://crm.example.test/pay/p/")

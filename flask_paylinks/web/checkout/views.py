@@ -46,6 +46,7 @@ from flask_paylinks.db.session import reset_session
 from flask_paylinks.links import service as link_service
 from flask_paylinks.sends import tracking
 from flask_paylinks.state import paylinks_state
+from flask_paylinks.text_to_pay.service import closed_request
 from flask_paylinks.web import db_outage
 from flask_paylinks.web.checkout import blueprint
 from flask_paylinks.web.checkout.assets import find_asset
@@ -88,7 +89,11 @@ def _active_link(slug: str) -> PaymentLink:
     if link is None:
         abort(404)
     if not link.is_active:
-        html = render_template("paylinks/checkout/unavailable.html", **_layout(link))
+        html = render_template(
+            "paylinks/checkout/unavailable.html",
+            request_status=closed_request(link),  # a Text-to-Pay request says why
+            **_layout(link),
+        )
         abort(Response(html, status=410, mimetype="text/html"))
     return link
 

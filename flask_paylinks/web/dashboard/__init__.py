@@ -60,4 +60,10 @@ def _notices() -> list[str]:
     return list(get_flashed_messages(category_filter=[FLASH]))  # type: ignore[arg-type]
 
 
-from flask_paylinks.web.dashboard import coupon_views, product_views, views  # noqa: E402, F401  (routes)
+from flask_paylinks.web.dashboard import (  # noqa: E402, F401  (routes)
+    coupon_views,
+    product_views,
+    sends,
+    text_to_pay,
+    views,
+)

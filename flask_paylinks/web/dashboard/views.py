@@ -20,7 +20,7 @@ from flask_paylinks import payments, uploads
 from flask_paylinks.catalog import service as catalog
 from flask_paylinks.catalog.presenters import interval_label
 from flask_paylinks.core.errors import InvalidInput, NotFound
-from flask_paylinks.db.models import PaymentLink, Product
+from flask_paylinks.db.models import LinkSource, PaymentLink, Product
 from flask_paylinks.db.scoping import current_owner
 from flask_paylinks.links import presenters
 from flask_paylinks.links import service as link_service
@@ -30,6 +30,7 @@ from flask_paylinks.state import paylinks_state
 from flask_paylinks.web import qr
 from flask_paylinks.web.checkout.rendering import render_checkout_page
 from flask_paylinks.web.dashboard import blueprint
+from flask_paylinks.web.dashboard import sends as sends_views
 from flask_paylinks.web.dashboard.formflow import Answer, FormFlow
 from flask_paylinks.web.dashboard.forms import LinkFilterForm, LinkForm, LinkItemForm
 from flask_paylinks.web.dashboard.helpers import (
@@ -59,8 +60,9 @@ def index() -> Answer:
     form = LinkFilterForm(request.args)
     valid = form.validate()
     filters = _filters(form)
+    owner = current_owner()
     page = link_service.link_table(
-        current_owner(), filters, per_page=_config("PAGE_SIZE"), **_cursor()
+        owner, filters, per_page=_config("PAGE_SIZE"), **_cursor()
     )
     html = render_template(
         "paylinks/dashboard/links.html",
@@ -70,6 +72,7 @@ def index() -> Answer:
         kept={k: v for k, v in request.args.items() if k not in _cursor() and v},
         action=ActionForm(),
         rows=[_row(link) for link in page.items],
+        conversions=sends_views.link_conversions(owner, page.items),
     )
     return html if valid else (html, UNPROCESSABLE)
 
@@ -131,6 +134,10 @@ def link_edit(link_id: int) -> Answer:
     """Change a link; its URL stays the same and past payments keep their snapshot."""
     owner = current_owner()
     link = link_service.get_link(owner, link_id)
+    if link.source == LinkSource.TEXT_TO_PAY:
+        # A request is what the contact was texted: it is cancelled or resent,
+        # never edited under them.
+        return redirect(url_for(".request_detail", link_id=link.id))
     form = form_class("link", LinkForm)()
     if request.method == "GET":
         form.fill_from(link)
@@ -262,6 +269,7 @@ def link_detail(link_id: int) -> str:
         **_link_context(link),
         payments=found,
         totals=payment_history.state_totals(owner, link),
+        tracking=sends_views.link_tracking(owner, link),
     )
 
 
