@@ -380,7 +380,10 @@ class SQLAlchemyContactDirectory:
 
     def _id_value(self, contact_id: str) -> Any:
         python_type = self._id.type.python_type
-        return python_type(contact_id)
+        value = python_type(contact_id)
+        if isinstance(value, int) and not -(2**63) <= value < 2**63:
+            raise ValueError(f"contact id {contact_id!r} is out of range")
+        return value
 
     def get(self, owner: str, contact_id: str) -> Contact | None:
         """One contact of *owner*, or ``None`` (also for an id of the wrong type)."""

@@ -600,6 +600,24 @@ class Recipient(Base):
     last_error: Mapped[str | None] = mapped_column(String(500))
 
 
+class SmsOptOut(Base):
+    """A phone that texted STOP to an owner: never texted by that owner again.
+
+    Kept by the extension itself, so the promise holds even when the host's
+    directory has no opt-out column, or its upsert matched another contact.
+    START deletes the row.
+    """
+
+    __tablename__ = "paylinks_sms_opt_outs"
+    __table_args__ = (UniqueConstraint("owner_id", "phone"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    owner_id: Mapped[str] = mapped_column(String(64))
+    #: E.164, as the messages went to it.
+    phone: Mapped[str] = mapped_column(String(20))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
 class GatewayEvent(Base):
     """A webhook event from a gateway; unique so it is applied once."""
 

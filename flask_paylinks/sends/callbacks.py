@@ -25,6 +25,7 @@ from flask_paylinks import signals
 from flask_paylinks.db.models import Channel, Recipient, RecipientState, utcnow
 from flask_paylinks.db.session import session
 from flask_paylinks.messaging.sms import delivery_error_text
+from flask_paylinks.sends.optouts import record_start, record_stop
 from flask_paylinks.state import paylinks_state
 
 log = logging.getLogger(__name__)
@@ -101,7 +102,11 @@ def _find_recipient(message_id: str, client_ref: str) -> Recipient | None:
         )
         .limit(1)
     ).first()
-    if recipient is not None or not client_ref.isdigit() or len(client_ref) > 18:
+    if (
+        recipient is not None
+        or not (client_ref.isascii() and client_ref.isdigit())
+        or len(client_ref) > 18
+    ):
         return recipient
     # The receipt may outrun the worker recording the message id: the
     # client-ref we sent (the recipient's id) still names the row.
@@ -110,6 +115,10 @@ def _find_recipient(message_id: str, client_ref: str) -> Recipient | None:
         found is not None
         and found.channel == Channel.SMS
         and found.provider_message_id in (None, message_id)
+        # Only a message being handed over right now: a receipt (forged, or
+        # from another install sharing the account) never settles one still
+        # waiting to be sent.
+        and (found.provider_message_id is not None or found.claim is not None)
     ):
         return found
     return None
@@ -277,8 +286,13 @@ def apply_inbound_sms(params: Mapping[str, str]) -> InboundResult:
         updated.append((owner, contact_id))
 
     skipped = 0
+    owners = sorted({owner for owner, _ in rows})
+    for owner in owners:
+        if action == "stop":
+            record_stop(owner, phone)
+        else:
+            record_start(owner, phone)
     if action == "stop":
-        owners = sorted({owner for owner, _ in rows})
         result_rows: Any = db.execute(
             update(Recipient)
             .where(

@@ -58,6 +58,7 @@ from flask_paylinks.messaging.base import (
 from flask_paylinks.messaging.email import branded_html, unsubscribe_headers
 from flask_paylinks.sends.audience import SkipReason, address_for, phone_problem
 from flask_paylinks.sends.compose import merge_values, personal_url, render_for
+from flask_paylinks.sends.optouts import opted_out
 from flask_paylinks.sends.quiet import parse_window, quiet_until
 from flask_paylinks.sends.rate import (
     LocalTokenBucket,
@@ -231,28 +232,38 @@ def _deliver(send_id: int, recipient_ids: Sequence[int]) -> int:
     in_flight: dict[Future[SentMessage], _Outgoing] = {}
     stop = False
     with ThreadPoolExecutor(concurrency, thread_name_prefix="paylinks-send") as pool:
-        for recipient_id in recipient_ids:
-            if stop or _send_stopped(send_id):
-                break
-            try:
-                limiter.take()
-            except RateUnavailable as error:
-                log.error("send %s: the rate limiter is away: %s", send_id, error)
-                pause_for(send_id, QUEUE_DOWN, clears_itself=True)
-                break
-            outgoing = _prepare(send_id, recipient_id)
-            if outgoing is None:
-                continue
-            in_flight[pool.submit(_call_provider, app, outgoing)] = outgoing
-            while len(in_flight) >= concurrency:
-                done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
-                for future in done:
-                    result = _record(send_id, in_flight.pop(future), future)
-                    sent += result == "sent"
-                    stop = stop or result == "blocked"
-        for future in list(in_flight):
-            result = _record(send_id, in_flight.pop(future), future)
-            sent += result == "sent"
+        try:
+            for recipient_id in recipient_ids:
+                if stop or _send_stopped(send_id):
+                    break
+                try:
+                    limiter.take()
+                except RateUnavailable as error:
+                    log.error("send %s: the rate limiter is away: %s", send_id, error)
+                    pause_for(send_id, QUEUE_DOWN, clears_itself=True)
+                    break
+                try:
+                    outgoing = _prepare(send_id, recipient_id)
+                except Exception:
+                    # One recipient (a host directory error…) must not stall
+                    # the range: it stays queued, unclaimed, for the sweeper.
+                    log.exception("message %s could not be prepared", recipient_id)
+                    reset_session()
+                    continue
+                if outgoing is None:
+                    continue
+                in_flight[pool.submit(_call_provider, app, outgoing)] = outgoing
+                while len(in_flight) >= concurrency:
+                    done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
+                    for future in done:
+                        result = _record(send_id, in_flight.pop(future), future)
+                        sent += result == "sent"
+                        stop = stop or result == "blocked"
+        finally:
+            # Whatever stopped the loop, what the provider answered is kept.
+            for future in list(in_flight):
+                result = _record(send_id, in_flight.pop(future), future)
+                sent += result == "sent"
     return sent
 
 
@@ -280,9 +291,9 @@ def _prepare(send_id: int, recipient_id: int) -> _Outgoing | None:
     assert link is not None
     channel = Channel(recipient.channel)
     contact = paylinks_state().contacts.get(recipient.owner_id, recipient.contact_id)
-    reason = _skip_reason(contact, channel, recipient.address)
+    reason = _skip_reason(recipient.owner_id, contact, channel, recipient.address)
     if reason is not None:
-        _mark(recipient_id, None, state=RecipientState.SKIPPED, reason=reason.value)
+        _mark(recipient_id, None, state=RecipientState.SKIPPED, reason=reason)
         return None
     assert contact is not None
     assert recipient.address is not None
@@ -359,16 +370,24 @@ def _prepare(send_id: int, recipient_id: int) -> _Outgoing | None:
 
 
 def _skip_reason(
-    contact: Contact | None, channel: Channel, address: str | None
-) -> SkipReason | None:
-    """Why the message must not go now (opted out since the send began…)."""
+    owner: str, contact: Contact | None, channel: Channel, address: str | None
+) -> str | None:
+    """Why the message must not go now: opted out since the send began, the
+    contact gone, or its address changed (the message is the old one's)."""
     if contact is None:
-        return SkipReason.CONTACT_GONE
-    now_address, reason = address_for(contact, channel)
+        return SkipReason.CONTACT_GONE.value
+    now_address, reason = address_for(
+        contact, channel, region=_config("PAYLINKS_PHONE_REGION")
+    )
     if reason is not None:
-        return reason
+        return reason.value
+    if now_address != address:
+        return "address changed"
     if channel is Channel.SMS and now_address is not None:
-        return phone_problem(now_address)
+        if opted_out(owner, now_address):
+            return SkipReason.OPTED_OUT.value
+        problem = phone_problem(now_address)
+        return problem.value if problem else None
     return None
 
 
@@ -438,15 +457,7 @@ def _record(send_id: int, outgoing: _Outgoing, future: Future[SentMessage]) -> s
             .execution_options(synchronize_session=False)
         )
         if marked.rowcount == 1:
-            # Inside the transaction: what a receiver writes commits with it.
-            signals.send_guarded(
-                signals.message_sent,
-                app,
-                contact_id=outgoing.contact_id,
-                channel=outgoing.channel.value,
-                to=outgoing.to,
-                body=outgoing.body,
-            )
+            _announce_sent(app, outgoing)
         db.commit()
     except Exception:
         log.exception(
@@ -454,6 +465,37 @@ def _record(send_id: int, outgoing: _Outgoing, future: Future[SentMessage]) -> s
         )
         reset_session()
     return "sent"
+
+
+def _announce_sent(app: Flask, outgoing: _Outgoing) -> None:
+    """Send ``message_sent`` in a savepoint of the transaction recording the message.
+
+    What receivers write commits with the "sent"; a receiver that raises has
+    its writes rolled back to the savepoint, and the message is still
+    recorded: a host's bug never turns a message that went out into one in
+    doubt.
+    """
+    db = session()
+    try:
+        with db.begin_nested():
+            failures = signals.send_guarded(
+                signals.message_sent,
+                app,
+                contact_id=outgoing.contact_id,
+                channel=outgoing.channel.value,
+                to=outgoing.to,
+                body=outgoing.body,
+            )
+            if failures:
+                raise _ReceiverFailed()
+    except Exception:
+        log.warning(
+            "a message_sent receiver failed for message %s", outgoing.recipient_id
+        )
+
+
+class _ReceiverFailed(Exception):
+    """A receiver raised: roll its writes back to the savepoint."""
 
 
 def _signal_failed(outgoing: _Outgoing, reason: str) -> None:
@@ -504,8 +546,12 @@ def _release(outgoing: _Outgoing) -> None:
 def _mark(recipient_id: int, claim: str | None, **values: Any) -> None:
     """Update one recipient (held by *claim*, or unclaimed) and commit."""
     db = session()
+    # Unclaimed, the row may only be moved while it still waits: another
+    # worker may have sent it since it was read.
     condition = (
-        Recipient.claim == claim if claim is not None else Recipient.claim.is_(None)
+        Recipient.claim == claim
+        if claim is not None
+        else and_(Recipient.claim.is_(None), Recipient.state == RecipientState.QUEUED)
     )
     try:
         db.execute(
@@ -573,6 +619,18 @@ def settle(now: datetime) -> int:
     )
     if doubtful.rowcount:
         log.warning("%s messages were in doubt after a lost worker", doubtful.rowcount)
+    db.execute(
+        update(Recipient)
+        .where(
+            Recipient.state == RecipientState.QUEUED,
+            Recipient.claim.is_(None),
+            Recipient.send_id.in_(
+                select(Send.id).where(Send.state == SendState.CANCELLED)
+            ),
+        )
+        .values(state=RecipientState.SKIPPED, reason="send cancelled")
+        .execution_options(synchronize_session=False)
+    )
     db.commit()
     _resume_when_queue_back()
     _redispatch_due(now)
@@ -612,6 +670,18 @@ def _redispatch_due(
     """Queue again due messages of sending sends not handed out lately."""
     db = session()
     stale = now - timedelta(seconds=int(_config("PAYLINKS_OUTBOX_REDISPATCH_SECONDS")))
+    busy: set[int] = set()
+    if not force:
+        # A long send's ranges wait in the queue for a while: hand out again
+        # only the sends the queue holds no job of (it lost them). Left out
+        # before the limit, so one big send never hides the others.
+        try:
+            waiting = paylinks_state().jobs.waiting_job_ids()
+        except Exception:
+            waiting = set()
+        busy = {
+            int(job.split("-")[2]) for job in waiting if job.startswith(_JOB_PREFIX)
+        }
     stmt = (
         select(Recipient.send_id, Recipient.id)
         .join(Send, Send.id == Recipient.send_id)
@@ -625,23 +695,12 @@ def _redispatch_due(
         stmt = stmt.where(
             or_(Recipient.dispatched_at.is_(None), Recipient.dispatched_at < stale)
         )
+    if busy:
+        stmt = stmt.where(Recipient.send_id.not_in(busy))
     rows = list(db.execute(stmt))
     db.commit()
     if not rows:
         return 0
-    if not force:
-        # A long send's ranges wait in the queue for a while: hand out again
-        # only the sends the queue holds no job of (it lost them).
-        try:
-            waiting = paylinks_state().jobs.waiting_job_ids()
-        except Exception:
-            waiting = set()
-        busy = {
-            int(job.split("-")[2]) for job in waiting if job.startswith(_JOB_PREFIX)
-        }
-        rows = [row for row in rows if row[0] not in busy]
-        if not rows:
-            return 0
     batch = int(_config("PAYLINKS_SEND_BATCH_SIZE"))
     ids_by_send: dict[int, list[int]] = {}
     for row_send, recipient_id in rows:

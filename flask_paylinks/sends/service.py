@@ -52,6 +52,7 @@ from flask_paylinks.sends.compose import (
     public_base_url,
     render_for,
 )
+from flask_paylinks.sends.optouts import opted_out_phones
 from flask_paylinks.state import paylinks_state
 
 __all__ = [
@@ -180,6 +181,13 @@ def _checkout_prefix() -> str:
     return str(_config("PAYLINKS_CHECKOUT_PREFIX"))
 
 
+def _base(base_url: str | None) -> str:
+    """Where personal URLs point: ``PAYLINKS_PUBLIC_URL``, else the request's host."""
+    configured = _config("PAYLINKS_PUBLIC_URL")
+    chosen = configured or base_url or public_base_url(current_app.config)
+    return str(chosen).rstrip("/")
+
+
 def _url_length(base_url: str) -> int:
     return len(personal_url(base_url, _checkout_prefix(), "x" * 22))
 
@@ -241,7 +249,7 @@ def preview(
     ``email_body``, ``channels``, ``contacts`` or ``link``, and
     :class:`NotFound` for a contact or segment that is not the owner's.
     """
-    base = base_url or public_base_url(current_app.config)
+    base = _base(base_url)
     chosen, audience = _check(owner, link, selection, channels, message, base)
     receiving = {channel.value: 0 for channel in chosen}
     skipped: dict[tuple[str, str], int] = {}
@@ -250,6 +258,7 @@ def preview(
     duplicates = contacts = 0
     first: Contact | None = None
     region = _config("PAYLINKS_PHONE_REGION")
+    stopped = opted_out_phones(owner)
     for contact in audience.members():
         key = hash(contact.id)
         if key in seen_contacts:
@@ -260,7 +269,11 @@ def preview(
         for channel in chosen:
             address, reason = address_for(contact, channel, region=region)
             if address is not None and channel is Channel.SMS:
-                reason = phone_problem(address)
+                reason = (
+                    SkipReason.OPTED_OUT
+                    if address in stopped
+                    else phone_problem(address)
+                )
             if address is not None and reason is None:
                 slot = (channel.value, hash(address))
                 if slot in seen_addresses:
@@ -315,23 +328,12 @@ def start_send(
     more than ``PAYLINKS_INLINE_SEND_LIMIT`` contacts is refused; a smaller
     one goes out from this call.
     """
-    base = (
-        _config("PAYLINKS_PUBLIC_URL")
-        or base_url
-        or public_base_url(current_app.config)
-    ).rstrip("/")
+    base = _base(base_url)
     chosen, audience = _check(owner, link, selection, channels, message, base)
     jobs = paylinks_state().jobs
     limit = int(_config("PAYLINKS_INLINE_SEND_LIMIT"))
     if jobs.is_inline and audience.size_hint > limit:
-        raise InvalidInput(
-            {
-                "contacts": f"This send reaches about {audience.size_hint:,} contacts. "
-                f"Without a background worker a send may reach at most {limit:,}: "
-                "ask your administrator to set PAYLINKS_REDIS_URL and run "
-                "'flask paylinks worker'."
-            }
-        )
+        raise InvalidInput({"contacts": _needs_worker(audience.size_hint, limit)})
     db = session()
     now = utcnow()
     send = Send(
@@ -352,7 +354,11 @@ def start_send(
     db.add(send)
     db.flush()
     try:
-        ranges, duplicates = _insert_recipients(send, audience, chosen, now)
+        # Inline, the limit is counted too: a directory may not know a
+        # segment's size, and it counts messages, not contacts.
+        ranges, duplicates = _insert_recipients(
+            send, audience, chosen, now, limit=limit if jobs.is_inline else None
+        )
     except Exception:
         db.rollback()
         raise
@@ -363,8 +369,22 @@ def start_send(
     return send
 
 
+def _needs_worker(size: int | None, limit: int) -> str:
+    reach = f"about {size:,}" if size is not None else f"more than {limit:,}"
+    return (
+        f"This send reaches {reach} messages. Without a background worker "
+        f"a send may reach at most {limit:,}: ask your administrator to set "
+        "PAYLINKS_REDIS_URL and run 'flask paylinks worker'."
+    )
+
+
 def _insert_recipients(
-    send: Send, audience: Audience, channels: Sequence[Channel], now: datetime
+    send: Send,
+    audience: Audience,
+    channels: Sequence[Channel],
+    now: datetime,
+    *,
+    limit: int | None = None,
 ) -> tuple[list[tuple[int, int]], int]:
     """Insert the recipient rows in chunks; the id ranges to queue, and duplicates.
 
@@ -373,6 +393,8 @@ def _insert_recipients(
     """
     db = session()
     region = _config("PAYLINKS_PHONE_REGION")
+    stopped = opted_out_phones(send.owner_id)
+    queued = 0
     # One set of int hashes per kind: a tuple per address would cost 56
     # bytes more per recipient (about 6 MB for 100,000).
     seen_contacts: set[int] = set()
@@ -393,6 +415,8 @@ def _insert_recipients(
         seen_contacts.add(key)
         for channel in channels:
             address, reason = address_for(contact, channel, region=region)
+            if channel is Channel.SMS and address in stopped:
+                address, reason = None, SkipReason.OPTED_OUT
             if address is not None:
                 slot = hash(address)
                 if slot in seen_addresses[channel]:
@@ -417,6 +441,10 @@ def _insert_recipients(
                     "dispatched_at": None if reason else now,
                 }
             )
+            if reason is None:
+                queued += 1
+                if limit is not None and queued > limit:
+                    raise InvalidInput({"contacts": _needs_worker(None, limit)})
         if len(rows) >= _INSERT_CHUNK:
             db.execute(statement, rows)
             rows.clear()
@@ -568,7 +596,10 @@ def send_again(owner: str, send_id: Any, recipient_ids: Sequence[Any]) -> Send:
     ids: list[int] = []
     for value in recipient_ids:
         try:
-            ids.append(int(value))
+            number = int(value)
+            if not 0 < number < 2**63:
+                raise ValueError(value)
+            ids.append(number)
         except (TypeError, ValueError):
             raise InvalidInput(
                 {"recipients": "Pick recipients from the list."}

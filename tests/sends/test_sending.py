@@ -21,6 +21,7 @@ from flask_paylinks.sends import delivery, service
 from flask_paylinks.sends.service import Message, Selection
 
 from ..fake_vonage import FakeVonage, fake_vonage, vonage_config
+from ..hosts.crm_a import Customer
 from .helpers import OTHER_OWNER, OWNER, a_link, add_people, hosted, link_of, send_row
 from .helpers import recipients as recipient_rows
 
@@ -364,3 +365,108 @@ def test_a_host_automation_sends_with_paylinks_send_link_outside_a_request(
     texts = sorted(m.text for m in fake.accepted())
     assert texts[0].startswith("Renew, Ada: https://crm.example.test/pay/p/")
     assert texts[1].startswith("Renew, Alan: https://crm.example.test/pay/p/")
+
+
+def test_a_national_format_number_is_texted_in_e164(
+    app: Flask, fake: FakeVonage
+) -> None:
+    people = add_people(app, [{"full_name": "Local Lou", "mobile": "(415) 555-0123"}])
+    link_id = a_link(app)
+    with app.test_request_context():
+        service.start_send(
+            OWNER,
+            link_of(link_id),
+            Selection(contact_ids=(str(people.ids[0]),)),
+            ["sms"],
+            Message(sms_body=SMS),
+        )
+    [row] = recipient_rows(app)
+    assert (row.state, row.address) == ("sent", "+14155550123")
+    assert [m.to for m in fake.accepted()] == ["14155550123"]
+
+
+def test_stop_is_kept_by_the_extension_and_start_lifts_it(
+    app: Flask, fake: FakeVonage
+) -> None:
+    from flask_paylinks.sends import optouts
+    from flask_paylinks.sends.callbacks import apply_inbound_sms
+
+    people = add_people(app, MIXED[:1])
+    link_id = a_link(app)
+
+    def send_once() -> str:
+        with app.test_request_context():
+            send = service.start_send(
+                OWNER,
+                link_of(link_id),
+                Selection(contact_ids=(str(people.ids[0]),)),
+                ["sms"],
+                Message(sms_body=SMS),
+            )
+        return next(r for r in recipient_rows(app, send.id)).state
+
+    assert send_once() == "sent"
+    with app.app_context():
+        apply_inbound_sms({"msisdn": "14155550101", "text": "stop"})
+        assert optouts.opted_out(OWNER, "+14155550101")
+        # Even if the CRM forgets its own flag, the extension does not.
+        session().execute(
+            update(Customer).values(do_not_text=False)  # the host's column
+        )
+        session().commit()
+    assert send_once() == "skipped"
+    with app.app_context():
+        apply_inbound_sms({"msisdn": "14155550101", "text": "START"})
+        assert not optouts.opted_out(OWNER, "+14155550101")
+    assert send_once() == "sent"
+    assert len(fake.accepted()) == 2
+
+
+def test_a_message_waiting_when_the_number_changed_is_not_sent_to_the_new_owner(
+    app: Flask, fake: FakeVonage
+) -> None:
+    people = add_people(app, MIXED[:1])
+    link_id = a_link(app)
+    fake.answer = lambda form: "1"  # throttled: the message waits
+    with app.test_request_context():
+        service.start_send(
+            OWNER,
+            link_of(link_id),
+            Selection(contact_ids=(str(people.ids[0]),)),
+            ["sms"],
+            Message(sms_body=SMS),
+        )
+    fake.answer = lambda form: "0"
+    with app.app_context():
+        session().execute(update(Customer).values(mobile="+14155550177"))
+        session().execute(
+            update(Recipient).values(run_after=utcnow() - timedelta(seconds=1))
+        )
+        session().commit()
+        delivery.settle(utcnow())
+    [row] = recipient_rows(app)
+    assert (row.state, row.reason) == ("skipped", "address changed")
+    assert fake.accepted() == []
+
+
+def test_without_a_worker_the_limit_counts_messages_not_the_directorys_sizes(
+    app: Flask,
+) -> None:
+    people = add_people(
+        app,
+        [
+            {"mobile": f"+1415555{i:04d}", "email": f"p{i}@example.com"}
+            for i in range(30)
+        ],
+    )
+    link_id = a_link(app)
+    with app.test_request_context(), pytest.raises(InvalidInput) as refused:
+        service.start_send(
+            OWNER,
+            link_of(link_id),
+            Selection(segment_ids=(str(people.tag_id),)),
+            ["sms", "email"],  # 60 messages to 30 contacts
+            Message(sms_body=SMS, email_subject="Pass", email_body="Pay: {link}"),
+        )
+    assert "more than 50 messages" in refused.value.errors["contacts"]
+    assert recipient_rows(app) == []

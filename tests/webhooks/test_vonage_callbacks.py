@@ -220,11 +220,32 @@ def test_receipt_before_the_message_id_is_recorded_finds_the_row_by_client_ref(
 ) -> None:
     client = signed_app.test_client()
     with signed_app.app_context():
-        recipient = make_recipient("1", make_send("1"), provider_message_id=None)
+        # As a worker leaves it while Vonage answers: claimed, no id yet.
+        recipient = make_recipient(
+            "1",
+            make_send("1"),
+            provider_message_id=None,
+            state="queued",
+            claim="worker-claim",
+        )
         params = {**receipt(recipient, "delivered"), "messageId": "0B00000127FDBC63"}
         assert client.post(STATUS, data=signed(params)).status_code == 200
         row = _state(recipient.id)
         assert (row.state, row.provider_message_id) == ("delivered", "0B00000127FDBC63")
+
+
+def test_a_receipt_never_settles_a_message_still_waiting_to_be_sent(
+    signed_app: Flask,
+) -> None:
+    client = signed_app.test_client()
+    with signed_app.app_context():
+        waiting = make_recipient(
+            "1", make_send("1"), provider_message_id=None, state="queued"
+        )
+        params = {**receipt(waiting, "delivered"), "messageId": "0B00000127FDBC64"}
+        assert client.post(STATUS, data=signed(params)).status_code == 200
+        row = _state(waiting.id)
+        assert (row.state, row.provider_message_id) == ("queued", None)
 
 
 def test_unknown_message_is_logged_and_answered_200(

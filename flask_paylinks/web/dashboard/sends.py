@@ -239,10 +239,13 @@ def link_send(link_id: int) -> Answer:
     if not form.validate():
         return Composer(owner, link, form).render(), UNPROCESSABLE
     args = (owner, link, form.selection(), form.channel_list(), form.message())
+    # Personal URLs point where the merchant reached this page, unless
+    # PAYLINKS_PUBLIC_URL says otherwise.
+    base_url = request.host_url.rstrip("/")
     try:
         if action == "send":
-            return _started(sends.start_send(*args))
-        preview = sends.preview(*args)
+            return _started(sends.start_send(*args, base_url=base_url))
+        preview = sends.preview(*args, base_url=base_url)
     except InvalidInput as error:
         mark_errors(form, error.errors)
         return Composer(owner, link, form).render(), UNPROCESSABLE
@@ -417,7 +420,11 @@ def link_send_again(send_id: int) -> Answer:
     owner = current_owner()
     send = sends.get_send(owner, send_id)
     require_action()
-    picked = [int(v) for v in request.form.getlist("recipient") if v.isdigit()]
+    picked = [
+        int(v)
+        for v in request.form.getlist("recipient")
+        if v.isascii() and v.isdigit() and len(v) <= 18
+    ]
     try:
         again = sends.send_again(owner, send.id, picked)
     except InvalidInput as error:

@@ -9,6 +9,7 @@
   lists, and the funnel (``failed_at``, ``last_opened_at``, ``open_count``,
   ``started_at``, ``device_key``).
 - ``paylinks_links``: ``note`` (Text-to-Pay) and ``anonymous_opens``.
+- ``paylinks_sms_opt_outs``: the phones that texted STOP, per owner.
 
 Revision ID: 0006
 Revises: 0005
@@ -32,6 +33,19 @@ _FALSE = sa.text("false")
 
 def upgrade() -> None:
     """Apply this revision."""
+    op.create_table(
+        "paylinks_sms_opt_outs",
+        sa.Column(
+            "id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
+        ),
+        sa.Column("owner_id", sa.String(length=64), nullable=False),
+        sa.Column("phone", sa.String(length=20), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_paylinks_sms_opt_outs")),
+        sa.UniqueConstraint(
+            "owner_id", "phone", name=op.f("uq_paylinks_sms_opt_outs_owner_id_phone")
+        ),
+    )
     with op.batch_alter_table("paylinks_sends") as batch:
         batch.drop_constraint(op.f("ck_paylinks_sends_state"), type_="check")
         batch.create_check_constraint(
@@ -92,6 +106,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     """Revert this revision."""
+    op.drop_table("paylinks_sms_opt_outs")
     with op.batch_alter_table("paylinks_links") as batch:
         batch.drop_column("anonymous_opens")
         batch.drop_column("note")
