@@ -8,6 +8,7 @@ from typing import Any
 from flask_paylinks.messaging.base import (
     EmailSender,
     MessageDeferred,
+    MessageInDoubt,
     MessageRejected,
     SenderBlocked,
     SentMessage,
@@ -20,6 +21,7 @@ __all__ = [
     "ConsoleSmsSender",
     "EmailSender",
     "MessageDeferred",
+    "MessageInDoubt",
     "MessageRejected",
     "SenderBlocked",
     "SentMessage",

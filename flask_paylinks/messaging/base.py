@@ -47,6 +47,14 @@ class MessageDeferred(_ProviderAnswer, Unavailable):
     """The provider could not take the message now; try again later."""
 
 
+class MessageInDoubt(_ProviderAnswer):
+    """The provider may have taken the message: the answer was lost after it was sent.
+
+    A timeout waiting for the answer, a connection cut mid-response. Sending
+    again could text the contact twice, so the message is not retried.
+    """
+
+
 class SenderBlocked(_ProviderAnswer, Unavailable):
     """The provider takes no message from this account until a person acts.
 

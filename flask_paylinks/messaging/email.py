@@ -18,7 +18,12 @@ from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import make_msgid
 
-from flask_paylinks.messaging.base import MessageDeferred, MessageRejected, SentMessage
+from flask_paylinks.messaging.base import (
+    MessageDeferred,
+    MessageInDoubt,
+    MessageRejected,
+    SentMessage,
+)
 
 _URL = re.compile(r"https?://[^\s<>\"']+")
 _DEFAULT_COLOR = "#4F46E5"
@@ -174,14 +179,39 @@ class SmtpEmailSender:
         if html is not None:
             message.add_alternative(html, subtype="html")
         try:
-            with smtplib.SMTP(self.host, self.port, timeout=self.timeout) as smtp:
+            smtp = smtplib.SMTP(self.host, self.port, timeout=self.timeout)
+        except (smtplib.SMTPException, OSError) as error:
+            raise MessageDeferred(str(error)) from error
+        with smtp:
+            try:
                 if self.starttls:
                     smtp.starttls()
                 if self.username:
                     smtp.login(self.username, self.password or "")
-                smtp.send_message(message)
-        except smtplib.SMTPRecipientsRefused as error:
-            raise MessageRejected(f"The mail server refused {to}.") from error
-        except (smtplib.SMTPException, OSError) as error:
-            raise MessageDeferred(str(error)) from error
+            except (smtplib.SMTPException, OSError) as error:
+                raise MessageDeferred(str(error)) from error
+            _hand_over(smtp, message, to)
         return SentMessage(message_id)
+
+
+def _hand_over(smtp: smtplib.SMTP, message: EmailMessage, to: str) -> None:
+    """Send *message* on an open connection, saying what a failure means.
+
+    A refusal with a code is an answer (permanent 5xx: rejected; 4xx: try
+    later); a connection lost or timed out while the message was being sent
+    leaves it in doubt: the server may have taken it.
+    """
+    try:
+        smtp.send_message(message)
+    except smtplib.SMTPRecipientsRefused as error:
+        raise MessageRejected(f"The mail server refused {to}.") from error
+    except smtplib.SMTPResponseException as error:
+        text = f"The mail server answered {error.smtp_code}: {error.smtp_error!r}"
+        if error.smtp_code >= 500:
+            raise MessageRejected(text) from error
+        raise MessageDeferred(text) from error
+    except (smtplib.SMTPException, OSError) as error:
+        raise MessageInDoubt(
+            f"The connection to the mail server was lost while sending ({error}); "
+            "the email may have gone out, so it is not sent again."
+        ) from error

@@ -17,6 +17,7 @@ from typing import Any, Literal
 from flask_paylinks.core.message_text import sms_segments
 from flask_paylinks.messaging.base import (
     MessageDeferred,
+    MessageInDoubt,
     MessageRejected,
     SenderBlocked,
     SentMessage,
@@ -204,8 +205,34 @@ class VonageSmsSender:
                 code=str(status_code),
             ) from error
         except RequestException as error:
-            raise MessageDeferred(f"Vonage could not be reached: {error}") from error
+            if _before_sending(error):
+                raise MessageDeferred(
+                    f"Vonage could not be reached: {error}"
+                ) from error
+            raise MessageInDoubt(
+                f"Vonage's answer was lost ({type(error).__name__}); the SMS may "
+                "have gone out, so it is not sent again."
+            ) from error
         return SentMessage(str(response.messages[0].message_id))
+
+
+def _before_sending(error: Exception) -> bool:
+    """Whether *error* happened before the request reached Vonage (safe to retry).
+
+    Refused or timed-out connections and TLS handshakes fail before a byte of
+    the message is sent; a read timeout or a connection cut mid-answer may
+    come after Vonage took it.
+    """
+    from requests.exceptions import ConnectionError as RequestsConnectionError
+    from requests.exceptions import ConnectTimeout, ReadTimeout, SSLError
+    from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
+
+    if isinstance(error, (ConnectTimeout, SSLError)):
+        return True
+    if isinstance(error, ReadTimeout) or not isinstance(error, RequestsConnectionError):
+        return False
+    reason = getattr(error.args[0] if error.args else None, "reason", None)
+    return isinstance(reason, (NewConnectionError, ConnectTimeoutError))
 
 
 def _signature_source(params: Mapping[str, str]) -> str:

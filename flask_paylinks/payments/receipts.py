@@ -21,7 +21,7 @@ from flask_paylinks import signals
 from flask_paylinks.db.models import Payment, PaymentState, utcnow
 from flask_paylinks.db.session import session
 from flask_paylinks.merchants import MerchantProfile, merchant_profile
-from flask_paylinks.messaging.base import MessageRejected
+from flask_paylinks.messaging.base import MessageInDoubt, MessageRejected
 from flask_paylinks.payments.presenters import next_charge
 from flask_paylinks.state import paylinks_state
 
@@ -93,6 +93,10 @@ def send_receipt(payment_id: int) -> bool:
     except MessageRejected as error:
         # The address is refused for good: trying again would not help.
         log.warning("receipt of %s refused: %s", email.subject, error)
+        return False
+    except MessageInDoubt as error:
+        # It may have arrived: a second receipt is worse than none missing.
+        log.warning("receipt of %s may not have gone out: %s", email.subject, error)
         return False
     except Exception:
         # Deferred, or any failure of a host's sender: give the claim back so

@@ -51,6 +51,7 @@ from flask_paylinks.jobs import outbox
 from flask_paylinks.merchants import merchant_profile
 from flask_paylinks.messaging.base import (
     MessageDeferred,
+    MessageInDoubt,
     MessageRejected,
     SenderBlocked,
     SentMessage,
@@ -418,6 +419,17 @@ def _record(send_id: int, outgoing: _Outgoing, future: Future[SentMessage]) -> s
         _release(outgoing)
         pause_for(send_id, error.reason, clears_itself=False)
         return "blocked"
+    except MessageInDoubt as error:
+        _mark(
+            outgoing.recipient_id,
+            outgoing.claim,
+            state=RecipientState.FAILED,
+            reason=IN_DOUBT[:200],
+            last_error=error.reason[:500],
+            failed_at=utcnow(),
+        )
+        _signal_failed(outgoing, error.reason)
+        return "failed"
     except MessageRejected as error:
         _mark(
             outgoing.recipient_id,
