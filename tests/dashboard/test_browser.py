@@ -124,6 +124,9 @@ def test_the_row_menu_works_with_the_keyboard(browser: Any, server: LiveServer) 
         focused = page.evaluate("document.activeElement.textContent.trim()")
         assert focused == "Edit"
         page.keyboard.press("ArrowDown")
+        focused = page.evaluate("document.activeElement.textContent.trim()")
+        assert focused == "Send to contacts"
+        page.keyboard.press("ArrowDown")
         assert page.evaluate("document.activeElement.textContent.trim()") == "Copy URL"
         page.keyboard.press("End")
         assert page.evaluate("document.activeElement.textContent.trim()") == "Delete"
@@ -135,8 +138,9 @@ def test_the_row_menu_works_with_the_keyboard(browser: Any, server: LiveServer) 
         assert page.evaluate("document.activeElement.getAttribute('aria-label')") == (
             "Actions for Keyboard link"
         )
-        # Copy URL from the menu, by keyboard.
+        # Copy URL from the menu, by keyboard (Edit, Send to contacts, Copy URL).
         page.keyboard.press("Enter")
+        page.keyboard.press("ArrowDown")
         page.keyboard.press("ArrowDown")
         page.keyboard.press("Enter")
         copied = page.evaluate("navigator.clipboard.readText()")

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from flask import Flask
@@ -118,8 +119,10 @@ def test_a_merchant_builds_finds_copies_and_deactivates_a_link(
         assert rows.count() == 1
         row = rows.first
         assert "Pilates launch" in row.inner_text()
-        # ...and by a date range around today, but not one before it.
-        today = datetime.now(UTC).date()
+        # ...and by a date range around today, but not one before it: today
+        # where Alice's shop is (the seed puts Acme in Los Angeles), which is
+        # not UTC's today for eight hours of every day.
+        today = datetime.now(ZoneInfo("America/Los_Angeles")).date()
         page.goto(f"{base}/paylinks/")
         page.get_by_label("Created from").fill(str(today))
         page.get_by_label("Created to").fill(str(today))
