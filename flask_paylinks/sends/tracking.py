@@ -50,8 +50,6 @@ class PersonalVisit:
     #: The recipient, or ``None`` for an anonymous visit.
     recipient: Recipient | None
     contact: Contact | None
-    #: Set this device cookie on the response (a first visit without one).
-    new_device_cookie: str | None
 
 
 def _device_key(cookie: str | None) -> str | None:
@@ -69,31 +67,47 @@ def _plausible(token: str) -> bool:
     return 16 <= len(token) <= 64 and set(token) <= _TOKEN_CHARS
 
 
-def open_personal(token: str, device_cookie: str | None) -> PersonalVisit:
-    """Record an open of a personal URL and say who it is.
-
-    Raises :class:`NotFound` for a token that names no recipient (forged).
-    A known recipient's open is counted (first, last, count) and committed.
-    """
-    db = session()
+def _recipient_by_token(token: str) -> Recipient:
     recipient = (
-        db.scalars(select(Recipient).where(Recipient.token == token)).first()
+        session().scalars(select(Recipient).where(Recipient.token == token)).first()
         if _plausible(token)
         else None
     )
     if recipient is None:
         raise NotFound("No such link.")
+    return recipient
+
+
+def check_personal(token: str) -> None:
+    """Raise :class:`NotFound` unless *token* names a recipient (it is not forged)."""
+    _recipient_by_token(token)
+    session().commit()
+
+
+def open_personal(token: str, device_cookie: str | None) -> PersonalVisit:
+    """Record an open of a personal URL and say who it is.
+
+    Raises :class:`NotFound` for a token that names no recipient (forged).
+    Without a device cookie the visit is anonymous and not counted: link
+    scanners (mail filters, SMS previews) fetch URLs without keeping
+    cookies, and must neither count as the contact's open nor take the URL
+    for their own device. A known recipient's open is counted (first, last,
+    count) and committed.
+    """
+    db = session()
+    recipient = _recipient_by_token(token)
     link = db.get(PaymentLink, recipient.link_id)
     if link is None:
         raise NotFound("No such link.")
+    key = _device_key(device_cookie)
+    if key is None:
+        db.commit()
+        return PersonalVisit(link, None, None)
     now = utcnow()
     days = int(current_app.config["PAYLINKS_PERSONAL_LINK_DAYS"])
-    cookie = device_cookie if _device_key(device_cookie) else None
-    fresh_cookie = None if cookie else new_device_cookie()
-    key = _device_key(cookie or fresh_cookie)
     if recipient.created_at < now - timedelta(days=days):
         count_anonymous_open(link.id)
-        return PersonalVisit(link, None, None, fresh_cookie)
+        return PersonalVisit(link, None, None)
     if recipient.device_key is None:
         db.execute(
             update(Recipient)
@@ -105,7 +119,7 @@ def open_personal(token: str, device_cookie: str | None) -> PersonalVisit:
         db.refresh(recipient)
     if recipient.device_key != key:
         count_anonymous_open(link.id)
-        return PersonalVisit(link, None, None, fresh_cookie)
+        return PersonalVisit(link, None, None)
     db.execute(
         update(Recipient)
         .where(Recipient.id == recipient.id)
@@ -119,7 +133,7 @@ def open_personal(token: str, device_cookie: str | None) -> PersonalVisit:
     db.commit()
     db.refresh(recipient)
     contact = paylinks_state().contacts.get(recipient.owner_id, recipient.contact_id)
-    return PersonalVisit(link, recipient, contact, fresh_cookie)
+    return PersonalVisit(link, recipient, contact)
 
 
 def verified_recipient(
@@ -363,6 +377,7 @@ __all__ = [
     "Funnel",
     "PersonalVisit",
     "RecipientState",
+    "check_personal",
     "conversions",
     "count_anonymous_open",
     "funnel",

@@ -78,14 +78,14 @@ ALAN = {
 def test_opening_a_personal_url_records_it_and_fills_in_the_contact(app: Flask) -> None:
     _, [ada] = _send(app, [ADA])
     client = app.test_client()
-    page = client.get(f"/pay/p/{ada.token}")
+    page = client.get(f"/pay/p/{ada.token}", follow_redirects=True)
     assert page.status_code == 200
     assert page.headers["Cache-Control"] == "private, no-store"
     fields = inputs(page.text)
     assert fields["name"] == "Ada Lovelace"
     assert fields["email"] == "ada@example.com"
     assert fields["recipient"] == ada.token
-    client.get(f"/pay/p/{ada.token}")
+    client.get(f"/pay/p/{ada.token}", follow_redirects=True)
     [row] = recipient_rows(app)
     assert row.open_count == 2
     assert row.opened_at is not None
@@ -95,8 +95,13 @@ def test_opening_a_personal_url_records_it_and_fills_in_the_contact(app: Flask) 
 
 def test_another_device_or_an_old_url_is_an_anonymous_visit(app: Flask) -> None:
     _, [ada] = _send(app, [ADA])
-    assert app.test_client().get(f"/pay/p/{ada.token}").status_code == 200
-    stranger = app.test_client().get(f"/pay/p/{ada.token}")  # a forwarded SMS
+    assert (
+        app.test_client().get(f"/pay/p/{ada.token}", follow_redirects=True).status_code
+        == 200
+    )
+    stranger = app.test_client().get(
+        f"/pay/p/{ada.token}", follow_redirects=True
+    )  # a forwarded SMS
     assert stranger.status_code == 200
     fields = inputs(stranger.text)
     assert fields.get("name", "") == ""
@@ -110,7 +115,7 @@ def test_another_device_or_an_old_url_is_an_anonymous_visit(app: Flask) -> None:
             update(Recipient).values(created_at=utcnow() - timedelta(days=91))
         )
         session().commit()
-    again = app.test_client().get(f"/pay/p/{ada.token}")
+    again = app.test_client().get(f"/pay/p/{ada.token}", follow_redirects=True)
     assert "Ada" not in again.text
     with app.app_context():
         link = session().scalars(select(PaymentLink)).one()
@@ -122,7 +127,10 @@ def test_another_device_or_an_old_url_is_an_anonymous_visit(app: Flask) -> None:
 )
 def test_a_forged_token_is_not_found(app: Flask, token: str) -> None:
     _send(app, [ADA])
-    assert app.test_client().get(f"/pay/p/{token}").status_code == 404
+    assert (
+        app.test_client().get(f"/pay/p/{token}", follow_redirects=True).status_code
+        == 404
+    )
 
 
 def test_paying_through_a_personal_url_ties_the_payment_to_the_recipient(
@@ -130,7 +138,7 @@ def test_paying_through_a_personal_url_ties_the_payment_to_the_recipient(
 ) -> None:
     link_id, [ada, alan] = _send(app, [ADA, ALAN])
     client = app.test_client()
-    page = client.get(f"/pay/p/{ada.token}")
+    page = client.get(f"/pay/p/{ada.token}", follow_redirects=True)
     data = form_of(page.text)
     shown = inputs(page.text)
     data.update(
@@ -171,7 +179,9 @@ def test_paying_through_a_personal_url_ties_the_payment_to_the_recipient(
 
 def test_a_token_posted_from_another_browser_is_not_tied(app: Flask) -> None:
     link_id, [ada] = _send(app, [ADA])
-    app.test_client().get(f"/pay/p/{ada.token}")  # Ada's phone claims the URL
+    app.test_client().get(
+        f"/pay/p/{ada.token}", follow_redirects=True
+    )  # Ada's phone claims the URL
     other = app.test_client()
     with app.app_context():
         slug = session().get(PaymentLink, link_id).slug  # type: ignore[union-attr]
@@ -214,3 +224,23 @@ def test_an_anonymous_visit_counts_once_per_browser(app: Flask) -> None:
         funnel = tracking.funnel(OWNER, link)
     assert funnel.anonymous_opens == 2
     assert funnel.conversion == 0
+
+
+def test_a_link_scanner_neither_opens_nor_claims_the_url(app: Flask) -> None:
+    _, [ada] = _send(app, [ADA])
+    # A mail filter or SMS preview fetches the URL and keeps no cookie.
+    scanner = app.test_client(use_cookies=False)
+    first = scanner.get(f"/pay/p/{ada.token}")
+    assert first.status_code == 302
+    assert first.headers["Location"].endswith(f"/pay/p/{ada.token}?c=1")
+    assert "paylinks_device=" in first.headers["Set-Cookie"]
+    followed = scanner.get(first.headers["Location"])
+    assert followed.status_code == 200
+    assert "Ada" not in followed.text
+    [row] = recipient_rows(app)
+    assert (row.open_count, row.device_key) == (0, None)
+    # Ada's own browser, later, is still the one that claims it.
+    page = app.test_client().get(f"/pay/p/{ada.token}", follow_redirects=True)
+    assert inputs(page.text)["name"] == "Ada Lovelace"
+    [row] = recipient_rows(app)
+    assert row.open_count == 1

@@ -120,7 +120,7 @@ def test_a_500_contact_segment_goes_out_once_each_through_redis_and_a_worker(
         # Opening one URL marks that recipient opened; paying ties the payment.
         chosen = reachable[123]
         client = app.test_client()
-        page = client.get(f"/pay/p/{chosen.token}")
+        page = client.get(f"/pay/p/{chosen.token}", follow_redirects=True)
         assert page.status_code == 200
         fields = inputs(page.text)
         assert fields["name"] == chosen.name

@@ -140,9 +140,23 @@ def _counted(link_id: int, page: str) -> BaseResponse:
 
 @blueprint.get("/p/<token>")
 def personal(token: str) -> View:
-    """A recipient's own URL: their details filled in, their visit recorded."""
+    """A recipient's own URL: their details filled in, their visit recorded.
+
+    A first visit without the device cookie gets it and comes straight back
+    (``?c=1``): a browser keeps it, a link scanner does not, so only the
+    recipient's own browser can claim the URL.
+    """
+    cookie = request.cookies.get(DEVICE_COOKIE)
     try:
-        visit = tracking.open_personal(token, request.cookies.get(DEVICE_COOKIE))
+        if cookie is None and "c" not in request.args:
+            tracking.check_personal(token)
+            response = redirect(
+                url_for("paylinks_checkout.personal", token=token, c="1"), 302
+            )
+            _set_device_cookie(response, tracking.new_device_cookie())
+            response.headers["Cache-Control"] = "private, no-store"
+            return response
+        visit = tracking.open_personal(token, cookie)
     except NotFound:
         abort(404)
     link = _active_link(visit.link.slug)
@@ -158,17 +172,19 @@ def personal(token: str) -> View:
     )
     response = current_app.make_response(page)
     response.headers["Cache-Control"] = "private, no-store"
-    if visit.new_device_cookie:
-        response.set_cookie(
-            DEVICE_COOKIE,
-            visit.new_device_cookie,
-            max_age=400 * 24 * 3600,
-            path=_checkout_path(),
-            secure=request.is_secure,
-            httponly=True,
-            samesite="Lax",
-        )
     return response
+
+
+def _set_device_cookie(response: BaseResponse, value: str) -> None:
+    response.set_cookie(
+        DEVICE_COOKIE,
+        value,
+        max_age=400 * 24 * 3600,
+        path=_checkout_path(),
+        secure=request.is_secure,
+        httponly=True,
+        samesite="Lax",
+    )
 
 
 @dataclass
