@@ -11,12 +11,15 @@ it was paid. :func:`request_status` reads that back; the merchant may
 
 from __future__ import annotations
 
+import contextlib
 import enum
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from typing import Any
 
 from flask import current_app
+from sqlalchemy import update
 
 from flask_paylinks import signals
 from flask_paylinks.catalog.service import MAX_UNIT_AMOUNT
@@ -382,11 +385,35 @@ def cancel_request(owner: str, link_id: object) -> PaymentLink:
         )
     if link.status == LinkStatus.INACTIVE:
         return link
-    link.status = LinkStatus.INACTIVE
-    session().commit()
+    # One conditional UPDATE takes the single-use claim as it deactivates:
+    # a customer whose Pay lands a moment later finds the link taken, so a
+    # cancelled request is never charged.
+    db = session()
+    taken: Any = db.execute(
+        update(PaymentLink)
+        .where(
+            PaymentLink.id == link.id,
+            PaymentLink.status == LinkStatus.ACTIVE,
+            PaymentLink.claims < 1,
+        )
+        .values(status=LinkStatus.INACTIVE, claims=PaymentLink.claims + 1)
+        .execution_options(synchronize_session=False)
+    )
+    if taken.rowcount != 1:
+        db.rollback()
+        db.refresh(link)
+        if link.status == LinkStatus.INACTIVE:
+            return link
+        raise Conflict(
+            "The contact is paying this request right now; it cannot be cancelled."
+        )
+    db.commit()
+    db.refresh(link)
     for send in _sends_of(link):
         if send.state in (SendState.QUEUED, SendState.SENDING, SendState.PAUSED):
-            sends.cancel(owner, send.id)
+            # A send that finished meanwhile has nothing left to stop.
+            with contextlib.suppress(Conflict):
+                sends.cancel(owner, send.id)
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     signals.send_guarded(signals.link_deactivated, app, link=link)
     return link

@@ -357,6 +357,19 @@ def test_a_request_being_paid_cannot_be_cancelled(
         t2p.cancel_request(OWNER_A, link.id)
 
 
+def test_a_cancelled_request_holds_its_single_use_claim_so_no_late_pay_charges(
+    ctx: Flask, people: People, sms: SmsBox
+) -> None:
+    from flask_paylinks.db.limits import claim
+
+    link = t2p.request_payment(OWNER_A, people.ada, TWO_ITEMS, currency="USD")
+    t2p.cancel_request(OWNER_A, link.id)
+    # A Pay that passed the page's checks before the cancel now claims: refused.
+    assert claim(PaymentLink.claims, link.id, cap=1) is False
+    session().rollback()
+    assert session().get(PaymentLink, link.id).claims == 1  # type: ignore[union-attr]
+
+
 def test_another_merchant_cannot_cancel_or_resend(
     ctx: Flask, people: People, sms: SmsBox
 ) -> None:
