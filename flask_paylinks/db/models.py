@@ -518,6 +518,7 @@ class Send(Timestamps, Base):
     __table_args__ = (
         CheckConstraint(f"state IN ({_values(SendState)})", name="state"),
         Index(None, "owner_id", "created_at"),
+        UniqueConstraint("owner_id", "idempotency_key"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -546,6 +547,8 @@ class Send(Timestamps, Base):
     )
     #: Scheme and host the personal URLs of this send point at.
     base_url: Mapped[str] = mapped_column(String(200), default="", server_default="")
+    #: The composer's attempt: the same form submitted twice makes one send.
+    idempotency_key: Mapped[str | None] = mapped_column(String(64))
 
 
 class Recipient(Base):

@@ -17,6 +17,7 @@ from typing import Any
 
 from flask import current_app
 from sqlalchemy import func, insert, select, update
+from sqlalchemy.exc import IntegrityError
 
 from flask_paylinks.contacts import Contact
 from flask_paylinks.core.errors import Conflict, InvalidInput, NotFound
@@ -321,13 +322,21 @@ def start_send(
     *,
     base_url: str | None = None,
     segment_id: str | None = None,
+    idempotency_key: str | None = None,
 ) -> Send:
     """Create the send and its recipients in one transaction, then queue the work.
 
     Same errors as :func:`preview`. Without a queue (no Redis), a send to
     more than ``PAYLINKS_INLINE_SEND_LIMIT`` contacts is refused; a smaller
-    one goes out from this call.
+    one goes out from this call. With *idempotency_key* (the composer's
+    attempt), a second call with the same key returns the first send and
+    sends nothing.
     """
+    key = (idempotency_key or "")[:64] or None
+    if key is not None:
+        earlier = _send_of_attempt(owner, key)
+        if earlier is not None:
+            return earlier
     base = _base(base_url)
     chosen, audience = _check(owner, link, selection, channels, message, base)
     jobs = paylinks_state().jobs
@@ -348,11 +357,20 @@ def start_send(
         state=SendState.QUEUED,
         inline=jobs.is_inline,
         base_url=base,
+        idempotency_key=key,
         created_at=now,
         updated_at=now,
     )
     db.add(send)
-    db.flush()
+    try:
+        db.flush()
+    except IntegrityError:
+        # The same attempt, submitted twice at once: the other one sends.
+        db.rollback()
+        earlier = _send_of_attempt(owner, key) if key else None
+        if earlier is None:
+            raise
+        return earlier
     try:
         # Inline, the limit is counted too: a directory may not know a
         # segment's size, and it counts messages, not contacts.
@@ -367,6 +385,16 @@ def start_send(
     db.commit()
     delivery.dispatch(send.id, ranges)
     return send
+
+
+def _send_of_attempt(owner: str, key: str) -> Send | None:
+    return (
+        session()
+        .scalars(
+            select(Send).where(Send.owner_id == owner, Send.idempotency_key == key)
+        )
+        .first()
+    )
 
 
 def _needs_worker(size: int | None, limit: int) -> str:

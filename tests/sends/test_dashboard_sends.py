@@ -512,3 +512,19 @@ def test_a_host_form_in_place_of_the_send_form_is_used(
     html = client_a.get(url(link)).data
     assert "Text message" in text(html)
     assert by_name(html, "sms_body")[0].text.strip() == "{first_name}: {link}"
+
+
+def test_the_same_composer_sent_twice_makes_one_send(
+    client_a: FlaskClient, link: PaymentLink, people: dict[str, Any]
+) -> None:
+    page = client_a.get(url(link)).data
+    [attempt] = by_name(page, "attempt")
+    assert attempt.get("value")
+    data = compose(link, segments=[people["vip"]], action="send")
+    data["attempt"] = attempt.get("value")
+    first = client_a.post(url(link), data=data)
+    again = client_a.post(url(link), data=data)  # a double click, a resubmit
+    assert first.status_code == again.status_code == 302
+    assert first.headers["Location"] == again.headers["Location"]
+    assert _count(Send) == 1
+    assert _count(Recipient) == 4

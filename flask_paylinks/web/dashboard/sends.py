@@ -8,6 +8,7 @@ progress, and the funnel shown on a link's page and in the links table.
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -15,7 +16,13 @@ from typing import Any
 from flask import jsonify, redirect, render_template, request, url_for
 from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response
-from wtforms import SearchField, SelectMultipleField, StringField, TextAreaField
+from wtforms import (
+    HiddenField,
+    SearchField,
+    SelectMultipleField,
+    StringField,
+    TextAreaField,
+)
 from wtforms.validators import Length, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
@@ -135,6 +142,8 @@ class SendForm(FlaskForm):  # type: ignore[misc]
         validators=[Length(max=20000)],
         description="Must contain {link}.",
     )
+    #: One value per composer page: the same Send pressed twice sends once.
+    attempt = HiddenField(validators=[Optional(), Length(max=64)])
 
     def selection(self) -> sends.Selection:
         """The contacts and segments that were ticked."""
@@ -200,6 +209,8 @@ class Composer:
 
     def render(self, preview: Any = None) -> str:
         """The page, with the preview when there is one."""
+        if hasattr(self.form, "attempt") and not self.form.attempt.data:
+            self.form.attempt.data = secrets.token_urlsafe(16)
         return render_template(
             "paylinks/sends/compose.html",
             link=self.link,
@@ -239,12 +250,15 @@ def link_send(link_id: int) -> Answer:
     if not form.validate():
         return Composer(owner, link, form).render(), UNPROCESSABLE
     args = (owner, link, form.selection(), form.channel_list(), form.message())
+    attempt = form.attempt.data or None
     # Personal URLs point where the merchant reached this page, unless
     # PAYLINKS_PUBLIC_URL says otherwise.
     base_url = request.host_url.rstrip("/")
     try:
         if action == "send":
-            return _started(sends.start_send(*args, base_url=base_url))
+            return _started(
+                sends.start_send(*args, base_url=base_url, idempotency_key=attempt)
+            )
         preview = sends.preview(*args, base_url=base_url)
     except InvalidInput as error:
         mark_errors(form, error.errors)

@@ -69,6 +69,11 @@ def upgrade() -> None:
         batch.add_column(
             sa.Column("base_url", sa.String(200), server_default="", nullable=False)
         )
+        batch.add_column(sa.Column("idempotency_key", sa.String(64), nullable=True))
+        batch.create_unique_constraint(
+            op.f("uq_paylinks_sends_owner_id_idempotency_key"),
+            ["owner_id", "idempotency_key"],
+        )
     with op.batch_alter_table("paylinks_recipients") as batch:
         batch.add_column(
             sa.Column("name", sa.String(200), server_default="", nullable=False)
@@ -131,7 +136,11 @@ def downgrade() -> None:
     op.execute("UPDATE paylinks_sends SET state = 'finished' WHERE state = 'cancelled'")
     op.execute("UPDATE paylinks_sends SET state = 'queued' WHERE state = 'paused'")
     with op.batch_alter_table("paylinks_sends") as batch:
+        batch.drop_constraint(
+            op.f("uq_paylinks_sends_owner_id_idempotency_key"), type_="unique"
+        )
         for name in (
+            "idempotency_key",
             "base_url",
             "inline",
             "duplicates",
