@@ -472,8 +472,13 @@ class SQLAlchemyContactDirectory:
     def _stream(self, source: Select[Any] | Iterable[Any]) -> Iterator[Contact]:
         if isinstance(source, Select):
             result = self._session().execute(source.execution_options(yield_per=500))
-            for row in result.scalars():
-                yield self.to_contact(row)
+            try:
+                for row in result.scalars():
+                    yield self.to_contact(row)
+            finally:
+                # A reader that stops early (a send refused half-way) must not
+                # leave the server-side cursor open.
+                result.close()
         else:
             for row in source:
                 yield row if isinstance(row, Contact) else self.to_contact(row)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import enum
 import re
-from collections.abc import Iterator
+from collections.abc import Generator
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -56,7 +56,7 @@ class Audience:
     #: Picked contacts plus the segments' sizes, as the directory tells them.
     size_hint: int
 
-    def members(self) -> Iterator[Contact]:
+    def members(self) -> Generator[Contact, None, None]:
         """Every contact, picked ones first, then each segment's (streamed)."""
         yield from self.picked
         contacts = paylinks_state().contacts

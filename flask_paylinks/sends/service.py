@@ -260,34 +260,39 @@ def preview(
     first: Contact | None = None
     region = _config("PAYLINKS_PHONE_REGION")
     stopped = opted_out_phones(owner)
-    for contact in audience.members():
-        key = hash(contact.id)
-        if key in seen_contacts:
-            duplicates += 1
-            continue
-        seen_contacts.add(key)
-        contacts += 1
-        for channel in chosen:
-            address, reason = address_for(contact, channel, region=region)
-            if address is not None and channel is Channel.SMS:
-                reason = (
-                    SkipReason.OPTED_OUT
-                    if address in stopped
-                    else phone_problem(address)
-                )
-            if address is not None and reason is None:
-                slot = (channel.value, hash(address))
-                if slot in seen_addresses:
-                    reason = SkipReason.DUPLICATE
+    members = audience.members()
+    try:
+        for contact in members:
+            key = hash(contact.id)
+            if key in seen_contacts:
+                duplicates += 1
+                continue
+            seen_contacts.add(key)
+            contacts += 1
+            for channel in chosen:
+                address, reason = address_for(contact, channel, region=region)
+                if address is not None and channel is Channel.SMS:
+                    reason = (
+                        SkipReason.OPTED_OUT
+                        if address in stopped
+                        else phone_problem(address)
+                    )
+                if address is not None and reason is None:
+                    slot = (channel.value, hash(address))
+                    if slot in seen_addresses:
+                        reason = SkipReason.DUPLICATE
+                    else:
+                        seen_addresses.add(slot)
+                if reason is None:
+                    receiving[channel.value] += 1
+                    first = first or contact
                 else:
-                    seen_addresses.add(slot)
-            if reason is None:
-                receiving[channel.value] += 1
-                first = first or contact
-            else:
-                skipped[(channel.value, reason.value)] = (
-                    skipped.get((channel.value, reason.value), 0) + 1
-                )
+                    skipped[(channel.value, reason.value)] = (
+                        skipped.get((channel.value, reason.value), 0) + 1
+                    )
+    finally:
+        # Stopped early or not, the directory's cursor is closed.
+        members.close()
     sample = None
     if first is not None:
         values = _values(
@@ -435,47 +440,52 @@ def _insert_recipients(
     # back as ranges once everything is in.
     statement = insert(Recipient)
 
-    for contact in audience.members():
-        key = hash(contact.id)
-        if key in seen_contacts:
-            duplicates += 1
-            continue
-        seen_contacts.add(key)
-        for channel in channels:
-            address, reason = address_for(contact, channel, region=region)
-            if channel is Channel.SMS and address in stopped:
-                address, reason = None, SkipReason.OPTED_OUT
-            if address is not None:
-                slot = hash(address)
-                if slot in seen_addresses[channel]:
-                    duplicates += 1
-                    continue
-                seen_addresses[channel].add(slot)
-            rows.append(
-                {
-                    "owner_id": send.owner_id,
-                    "send_id": send.id,
-                    "link_id": send.link_id,
-                    "contact_id": contact.id,
-                    "name": (contact.name or "")[:200],
-                    "channel": channel.value,
-                    "address": address,
-                    "token": new_token(),
-                    "state": RecipientState.SKIPPED
-                    if reason
-                    else RecipientState.QUEUED,
-                    "reason": reason.value if reason else None,
-                    "created_at": now,
-                    "dispatched_at": None if reason else now,
-                }
-            )
-            if reason is None:
-                queued += 1
-                if limit is not None and queued > limit:
-                    raise InvalidInput({"contacts": _needs_worker(None, limit)})
-        if len(rows) >= _INSERT_CHUNK:
-            db.execute(statement, rows)
-            rows.clear()
+    members = audience.members()
+    try:
+        for contact in members:
+            key = hash(contact.id)
+            if key in seen_contacts:
+                duplicates += 1
+                continue
+            seen_contacts.add(key)
+            for channel in channels:
+                address, reason = address_for(contact, channel, region=region)
+                if channel is Channel.SMS and address in stopped:
+                    address, reason = None, SkipReason.OPTED_OUT
+                if address is not None:
+                    slot = hash(address)
+                    if slot in seen_addresses[channel]:
+                        duplicates += 1
+                        continue
+                    seen_addresses[channel].add(slot)
+                rows.append(
+                    {
+                        "owner_id": send.owner_id,
+                        "send_id": send.id,
+                        "link_id": send.link_id,
+                        "contact_id": contact.id,
+                        "name": (contact.name or "")[:200],
+                        "channel": channel.value,
+                        "address": address,
+                        "token": new_token(),
+                        "state": RecipientState.SKIPPED
+                        if reason
+                        else RecipientState.QUEUED,
+                        "reason": reason.value if reason else None,
+                        "created_at": now,
+                        "dispatched_at": None if reason else now,
+                    }
+                )
+                if reason is None:
+                    queued += 1
+                    if limit is not None and queued > limit:
+                        raise InvalidInput({"contacts": _needs_worker(None, limit)})
+            if len(rows) >= _INSERT_CHUNK:
+                db.execute(statement, rows)
+                rows.clear()
+    finally:
+        # Stopped early or not, the directory's cursor is closed.
+        members.close()
     if rows:
         db.execute(statement, rows)
         rows.clear()
