@@ -308,6 +308,12 @@ DEFAULTS: dict[str, ConfigKey] = {
         "Tries of a message the provider keeps deferring (throttled) before it "
         "is marked failed; back-off 5 s, 10 s, 20 s … 10 min.",
     ),
+    "PAYLINKS_OPEN_COUNT_SECONDS": ConfigKey(
+        1,
+        "Anonymous checkout visits are counted in each process and written at "
+        "most this often (one ``UPDATE`` per link), so a cached checkout page "
+        "stays cheap. 0 writes each visit at once.",
+    ),
     "PAYLINKS_PERSONAL_LINK_DAYS": ConfigKey(
         90,
         "Days a recipient's personal URL knows who they are. After that it opens "
@@ -542,6 +548,11 @@ def _check_limits(config: Mapping[str, Any]) -> None:
         "PAYLINKS_PERSONAL_LINK_DAYS",
     ):
         _positive_int(config, key)
+    every = config.get("PAYLINKS_OPEN_COUNT_SECONDS")
+    if not isinstance(every, int) or isinstance(every, bool) or every < 0:
+        raise ConfigError(
+            f"PAYLINKS_OPEN_COUNT_SECONDS={every!r} must be a whole number, 0 or more."
+        )
     quiet = config.get("PAYLINKS_QUIET_HOURS")
     try:
         if quiet is not None and not isinstance(quiet, str):

@@ -10,7 +10,11 @@ forwarded message never shows one contact's details to someone else.
 from __future__ import annotations
 
 import hashlib
+import logging
 import secrets
+import threading
+import time
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -32,9 +36,10 @@ from flask_paylinks.db.models import (
 )
 from flask_paylinks.db.pagination import Page, page_window
 from flask_paylinks.db.scoping import owned
-from flask_paylinks.db.session import session
+from flask_paylinks.db.session import reset_session, session
 from flask_paylinks.state import paylinks_state
 
+log = logging.getLogger(__name__)
 _TOKEN_CHARS = frozenset(
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
 )
@@ -155,20 +160,74 @@ def verified_recipient(
     return session().scalars(stmt).first()
 
 
+class _OpenCounts:
+    """Anonymous opens counted in this process, written at most once a second.
+
+    A checkout page served from the cache must stay cheap: one ``UPDATE`` and
+    commit per visit would cost more than the page. Counts wait here (per
+    link) and go out as one ``+n`` per link when a second has passed; a
+    process that stops may lose its last second's counts, which only an
+    approximate statistic can afford.
+    """
+
+    def __init__(self) -> None:
+        self.pending: Counter[int] = Counter()
+        self.last_flush = float("-inf")
+        self.lock = threading.Lock()
+
+    def add(self, link_id: int) -> bool:
+        """Count one open; whether a flush is due."""
+        every = float(current_app.config["PAYLINKS_OPEN_COUNT_SECONDS"])
+        with self.lock:
+            self.pending[link_id] += 1
+            return time.monotonic() - self.last_flush >= every
+
+    def take(self) -> dict[int, int]:
+        """What is waiting, emptied."""
+        with self.lock:
+            taken, self.pending = dict(self.pending), Counter()
+            self.last_flush = time.monotonic()
+            return taken
+
+
+def _open_counts() -> _OpenCounts:
+    extras = paylinks_state().extras
+    counts = extras.get("tracking.open_counts")
+    if not isinstance(counts, _OpenCounts):
+        counts = extras["tracking.open_counts"] = _OpenCounts()
+    return counts
+
+
 def count_anonymous_open(link_id: int) -> None:
     """Count a visit without a (usable) personal URL; nothing about it is kept."""
+    if _open_counts().add(link_id):
+        flush_anonymous_opens()
+
+
+def flush_anonymous_opens() -> None:
+    """Write the anonymous opens this process counted; never raises."""
+    taken = _open_counts().take()
+    if not taken:
+        return
     db = session()
-    db.execute(
-        update(PaymentLink)
-        .where(PaymentLink.id == link_id)
-        # Keeping updated_at: a visit is not an edit of the link.
-        .values(
-            anonymous_opens=PaymentLink.anonymous_opens + 1,
-            updated_at=PaymentLink.updated_at,
+    try:
+        for link_id, count in taken.items():
+            db.execute(
+                update(PaymentLink)
+                .where(PaymentLink.id == link_id)
+                # Keeping updated_at: a visit is not an edit of the link.
+                .values(
+                    anonymous_opens=PaymentLink.anonymous_opens + count,
+                    updated_at=PaymentLink.updated_at,
+                )
+                .execution_options(synchronize_session=False)
+            )
+        db.commit()
+    except Exception:
+        log.warning(
+            "anonymous opens of %s links not counted", len(taken), exc_info=True
         )
-        .execution_options(synchronize_session=False)
-    )
-    db.commit()
+        reset_session()
 
 
 @dataclass(frozen=True, slots=True)
@@ -221,6 +280,9 @@ def _recipient_counts(where: Iterable[Any]) -> dict[str, int]:
 
 def funnel(owner: str, link: PaymentLink, send_id: int | None = None) -> Funnel:
     """The link's funnel, or one send's; anonymous opens count for the link only."""
+    if send_id is None:
+        flush_anonymous_opens()
+        session().refresh(link, ["anonymous_opens"])
     where = [Recipient.owner_id == owner, Recipient.link_id == link.id]
     if send_id is not None:
         where.append(Recipient.send_id == send_id)
@@ -380,6 +442,7 @@ __all__ = [
     "check_personal",
     "conversions",
     "count_anonymous_open",
+    "flush_anonymous_opens",
     "funnel",
     "mark_paid",
     "mark_started",
