@@ -339,7 +339,7 @@ def start_send(
     """
     key = (idempotency_key or "")[:64] or None
     if key is not None:
-        earlier = _send_of_attempt(owner, key)
+        earlier = send_of_attempt(owner, key)
         if earlier is not None:
             return earlier
     base = _base(base_url)
@@ -372,7 +372,7 @@ def start_send(
     except IntegrityError:
         # The same attempt, submitted twice at once: the other one sends.
         db.rollback()
-        earlier = _send_of_attempt(owner, key) if key else None
+        earlier = send_of_attempt(owner, key) if key else None
         if earlier is None:
             raise
         return earlier
@@ -392,7 +392,7 @@ def start_send(
     return send
 
 
-def _send_of_attempt(owner: str, key: str) -> Send | None:
+def send_of_attempt(owner: str, key: str) -> Send | None:
     return (
         session()
         .scalars(

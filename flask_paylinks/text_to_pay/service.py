@@ -290,6 +290,7 @@ def request_payment(
     note: str = "",
     message: sends.Message | None = None,
     base_url: str | None = None,
+    idempotency_key: str | None = None,
 ) -> PaymentLink:
     """Text *contact_id* a single-use link to pay for *items* (name, minor units).
 
@@ -300,8 +301,14 @@ def request_payment(
     :class:`NotFound` for a contact that is not *owner*'s;
     :class:`InvalidInput` keyed by the request form's fields (``items-0-amount``,
     ``expires_on``, ``note``, ``contact``, ``gateway``) otherwise, and
-    nothing is written or sent then.
+    nothing is written or sent then. With *idempotency_key* (the form's
+    attempt), the same request submitted again returns the first one's link
+    and texts nothing.
     """
+    if idempotency_key:
+        earlier = sends.send_of_attempt(owner, idempotency_key)
+        if earlier is not None:
+            return get_request(owner, earlier.link_id)
     contact = find_contact(owner, contact_id)
     note = (note or "").strip()
     errors = request_problems(
@@ -346,10 +353,14 @@ def request_payment(
     try:
         db.flush()
         # The send commits the link, its products and the message together.
-        _text(owner, link, contact, message, base_url)
+        send = _text(owner, link, contact, message, base_url, idempotency_key)
     except Exception:
         db.rollback()
         raise
+    if send.link_id != link.id:
+        # The same attempt, sent twice at once: the other one was first, and
+        # this one's link was rolled back with its send.
+        return get_request(owner, send.link_id)
     if db.new or db.dirty:
         db.commit()
     app = current_app._get_current_object()  # type: ignore[attr-defined]
@@ -425,6 +436,7 @@ def _text(
     contact: Contact,
     message: sends.Message,
     base_url: str | None,
+    idempotency_key: str | None = None,
 ) -> Send:
     """One send of *link* to *contact* by SMS (``send_link`` with a base URL)."""
     return sends.start_send(
@@ -434,6 +446,7 @@ def _text(
         [Channel.SMS.value],
         message,
         base_url=base_url,
+        idempotency_key=idempotency_key,
     )
 
 

@@ -286,3 +286,18 @@ def test_a_request_is_never_edited_under_the_contact_nor_its_items_reused(
     assert "Products: Choose products from your catalogue." in coupon.text
     assert coupon.text.count("<li><a href=") == 1
     assert f'value="{one_off}"' not in client_a.get("/paylinks/coupons/new").text
+
+
+def test_the_same_request_sent_twice_texts_once(
+    app: Flask, client_a: FlaskClient, people: People, sms: SmsBox
+) -> None:
+    page = client_a.get(f"/paylinks/requests/new?contact_id={people.ada}").text
+    attempt = re.search(r'<input[^>]*name="attempt"[^>]*value="([^"]+)"', page)
+    assert attempt is not None
+    data = _form(people.ada, attempt=attempt.group(1))
+    first = client_a.post(f"/paylinks/requests/new?contact_id={people.ada}", data=data)
+    again = client_a.post(f"/paylinks/requests/new?contact_id={people.ada}", data=data)
+    assert first.status_code == again.status_code == 303
+    assert first.headers["Location"] == again.headers["Location"]
+    assert len(_links()) == 1
+    assert len(sms.to(ADA_PHONE)) == 1

@@ -10,6 +10,7 @@ instead of a redirect.
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Sequence
 from typing import Any
 
@@ -75,9 +76,13 @@ class RequestForm(FlaskForm):  # type: ignore[misc]
         description="Optional. Added to the text message and shown at checkout.",
     )
     next = StringField(widget=HiddenInput())
+    #: One value per form page: the same request sent twice texts once.
+    attempt = StringField(widget=HiddenInput())
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        if not self.attempt.data:
+            self.attempt.data = secrets.token_urlsafe(16)
         self.currency.choices = options(*currency_choices())
         if not self.currency.data or not is_currency(self.currency.data):
             self.currency.data = current_app.config["PAYLINKS_DEFAULT_CURRENCY"]
@@ -231,6 +236,7 @@ def request_create() -> ResponseReturnValue:
             expires_at=form.expires_on.data,
             note=form.note.data or "",
             base_url=_base_url(),
+            idempotency_key=(form.attempt.data or "")[:64] or None,
         )
     except InvalidInput as error:
         mark_errors(form, _on_form(error.errors, where))
