@@ -19,16 +19,19 @@ from datetime import UTC, datetime
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
 from flask_paylinks import signals
 from flask_paylinks.db.models import Channel, Recipient, RecipientState, utcnow
 from flask_paylinks.db.session import session
 from flask_paylinks.messaging.sms import delivery_error_text
+from flask_paylinks.sends.delivery import IN_DOUBT
 from flask_paylinks.sends.optouts import record_start, record_stop
 from flask_paylinks.state import paylinks_state
 
 log = logging.getLogger(__name__)
+#: How a message in doubt reads on its row (see :mod:`~flask_paylinks.sends.delivery`).
+IN_DOUBT_REASON = IN_DOUBT[:200]
 
 #: First words of an inbound SMS that opt the sender out, and back in.
 STOP_WORDS = frozenset({"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT"})
@@ -115,10 +118,14 @@ def _find_recipient(message_id: str, client_ref: str) -> Recipient | None:
         found is not None
         and found.channel == Channel.SMS
         and found.provider_message_id in (None, message_id)
-        # Only a message being handed over right now: a receipt (forged, or
-        # from another install sharing the account) never settles one still
-        # waiting to be sent.
-        and (found.provider_message_id is not None or found.claim is not None)
+        # Only a message being handed over right now, or one left in doubt
+        # (its worker died waiting for Vonage's answer: the receipt says it
+        # went out). A receipt never settles one still waiting to be sent.
+        and (
+            found.provider_message_id is not None
+            or found.claim is not None
+            or found.reason == IN_DOUBT_REASON
+        )
     ):
         return found
     return None
@@ -156,7 +163,13 @@ def apply_delivery_receipt(params: Mapping[str, str]) -> ReceiptResult:
     err_code = str(params.get("err-code") or "")
     reason = None
     if target == RecipientState.DELIVERED:
-        values |= {"delivered_at": when, "reason": None}
+        # A message left in doubt has no sent_at: the receipt proves it went.
+        values |= {
+            "delivered_at": when,
+            "reason": None,
+            "sent_at": func.coalesce(Recipient.sent_at, when),
+            "failed_at": None,
+        }
     else:
         code = err_code if err_code.isdigit() and len(err_code) <= 6 else ""
         reason = f"{status.capitalize()}: {delivery_error_text(code)}"[:200]

@@ -470,3 +470,47 @@ def test_without_a_worker_the_limit_counts_messages_not_the_directorys_sizes(
         )
     assert "more than 50 messages" in refused.value.errors["contacts"]
     assert recipient_rows(app) == []
+
+
+def test_a_message_left_in_doubt_is_settled_by_its_delivery_receipt(
+    app: Flask, fake: FakeVonage
+) -> None:
+    from flask_paylinks.sends.callbacks import apply_delivery_receipt
+
+    people = add_people(app, MIXED[:1])
+    link_id = a_link(app)
+    fake.answer = lambda form: "1"
+    with app.test_request_context():
+        service.start_send(
+            OWNER,
+            link_of(link_id),
+            Selection(contact_ids=(str(people.ids[0]),)),
+            ["sms"],
+            Message(sms_body=SMS),
+        )
+    with app.app_context():
+        # The worker died waiting for Vonage's answer, after Vonage took it.
+        session().execute(
+            update(Recipient).values(
+                claim="dead-worker",
+                lease_until=utcnow() - timedelta(seconds=1),
+                run_after=None,
+            )
+        )
+        session().commit()
+        delivery.settle(utcnow())
+        [row] = recipient_rows(app)
+        assert row.state == "failed"
+        apply_delivery_receipt(
+            {
+                "messageId": "0C000000217B7F99",
+                "status": "delivered",
+                "err-code": "0",
+                "client-ref": str(row.id),
+                "message-timestamp": "2026-11-27 01:00:00",
+            }
+        )
+    [row] = recipient_rows(app)
+    assert (row.state, row.reason) == ("delivered", None)
+    assert row.sent_at is not None
+    assert row.provider_message_id == "0C000000217B7F99"
