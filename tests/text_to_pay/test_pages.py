@@ -301,3 +301,14 @@ def test_the_same_request_sent_twice_texts_once(
     assert first.headers["Location"] == again.headers["Location"]
     assert len(_links()) == 1
     assert len(sms.to(ADA_PHONE)) == 1
+
+
+def test_the_links_table_opens_a_request_on_its_own_page(
+    app: Flask, client_a: FlaskClient, people: People, sms: SmsBox
+) -> None:
+    client_a.post(
+        f"/paylinks/requests/new?contact_id={people.ada}", data=_form(people.ada)
+    )
+    [link] = _links()
+    table = client_a.get("/paylinks/").text
+    assert f'href="/paylinks/requests/{link.id}">{link.name}</a>' in table
