@@ -74,13 +74,18 @@ DEFAULTS: dict[str, ConfigKey] = {
         "a production deployment cannot take fake payments by accident.",
     ),
     "PAYLINKS_STRIPE_SECRET_KEY": ConfigKey(
-        None, "Stripe secret key (``sk_...``); required with the Stripe gateway."
+        None,
+        "Stripe secret key (``sk_test_...``/``sk_live_...``, or a restricted "
+        "``rk_...`` key); required with the Stripe gateway. Its mode must match "
+        "the publishable key's.",
     ),
     "PAYLINKS_STRIPE_PUBLISHABLE_KEY": ConfigKey(
         None, "Stripe publishable key (``pk_...``); required with the Stripe gateway."
     ),
     "PAYLINKS_STRIPE_WEBHOOK_SECRET": ConfigKey(
-        None, "Signing secret of the Stripe webhook endpoint (``whsec_...``)."
+        None,
+        "Signing secret of the Stripe webhook endpoint (``whsec_...``); required "
+        "with the Stripe gateway.",
     ),
     "PAYLINKS_STRIPE_API_BASE": ConfigKey(
         None,
@@ -464,10 +469,7 @@ def _check_providers(config: Mapping[str, Any], *, debug: bool, testing: bool) -
                 "the Gateways page of the docs)."
             )
     else:
-        _require(config, "PAYLINKS_STRIPE_SECRET_KEY", "with PAYLINKS_GATEWAY='stripe'")
-        _require(
-            config, "PAYLINKS_STRIPE_PUBLISHABLE_KEY", "with PAYLINKS_GATEWAY='stripe'"
-        )
+        _check_stripe_keys(config)
 
     _one_of(config, "PAYLINKS_SMS_BACKEND", SMS_BACKENDS)
     if config["PAYLINKS_SMS_BACKEND"] == "vonage":
@@ -490,6 +492,82 @@ def _check_providers(config: Mapping[str, Any], *, debug: bool, testing: bool) -
             "'127.0.0.1:8443'."
         )
     _one_of(config, "PAYLINKS_EMAIL_BACKEND", EMAIL_BACKENDS)
+
+
+_STRIPE_SECRET = "PAYLINKS_STRIPE_SECRET_KEY"  # noqa: S105 (a key name)
+_STRIPE_PUBLISHABLE = "PAYLINKS_STRIPE_PUBLISHABLE_KEY"
+_STRIPE_WEBHOOK = "PAYLINKS_STRIPE_WEBHOOK_SECRET"
+#: A Stripe API key: its kind, its mode, then the rest.
+_STRIPE_KEY = re.compile(r"(sk|rk|pk)_(test|live)_[A-Za-z0-9]+")
+
+
+def _stripe_key(config: Mapping[str, Any], key: str) -> tuple[str, str] | None:
+    """The kind (``sk``, ``rk``, ``pk``) and mode of the Stripe key in *key*.
+
+    ``None`` when it is not shaped like a Stripe API key. Messages name the
+    key and the kind found, never the value: it is a secret.
+    """
+    value = config.get(key)
+    if not value:
+        raise ConfigError(f"{key} must be set with PAYLINKS_GATEWAY='stripe'.")
+    if not isinstance(value, str):
+        raise ConfigError(f"{key} must be a string.")
+    match = _STRIPE_KEY.fullmatch(value.strip())
+    return None if match is None else (match.group(1), match.group(2))
+
+
+def _check_stripe_keys(config: Mapping[str, Any]) -> None:
+    """Refuse Stripe keys in the wrong slot, of mixed modes, or a missing secret."""
+    secret = _stripe_key(config, _STRIPE_SECRET)
+    if secret is None:
+        raise ConfigError(
+            f"{_STRIPE_SECRET} is not a Stripe secret key: it must start with "
+            "'sk_test_' or 'sk_live_' (or 'rk_' for a restricted key)."
+        )
+    if secret[0] == "pk":
+        raise ConfigError(
+            f"{_STRIPE_SECRET} holds a publishable key (pk_...); it must be the "
+            f"secret key (sk_...). The publishable key goes in {_STRIPE_PUBLISHABLE}."
+        )
+    publishable = _stripe_key(config, _STRIPE_PUBLISHABLE)
+    if publishable is None:
+        raise ConfigError(
+            f"{_STRIPE_PUBLISHABLE} is not a Stripe publishable key: it must "
+            "start with 'pk_test_' or 'pk_live_'."
+        )
+    if publishable[0] != "pk":
+        raise ConfigError(
+            f"{_STRIPE_PUBLISHABLE} holds a secret key ({publishable[0]}_...), "
+            "which would be sent to every customer's browser; it must be the "
+            f"publishable key (pk_...). Roll that secret key in Stripe's dashboard "
+            "if it was ever served."
+        )
+    if secret[1] != publishable[1]:
+        raise ConfigError(
+            f"{_STRIPE_SECRET} is a {secret[1]} key but {_STRIPE_PUBLISHABLE} is a "
+            f"{publishable[1]} key: both must be test keys, or both live keys."
+        )
+    webhook = config.get(_STRIPE_WEBHOOK)
+    if not webhook:
+        raise ConfigError(
+            f"{_STRIPE_WEBHOOK} must be set with PAYLINKS_GATEWAY='stripe': without "
+            "it no webhook can be verified, so no payment would ever be marked "
+            "paid. It is the endpoint's signing secret (whsec_...)."
+        )
+    if not isinstance(webhook, str) or not re.fullmatch(r"whsec_\S+", webhook):
+        raise ConfigError(
+            f"{_STRIPE_WEBHOOK} is not a webhook signing secret: it must start "
+            "with 'whsec_'."
+        )
+    api_base = config.get("PAYLINKS_STRIPE_API_BASE")
+    if api_base is not None and (
+        not isinstance(api_base, str)
+        or not re.fullmatch(r"https?://[^/\s]+(/[^\s]*)?", api_base)
+    ):
+        raise ConfigError(
+            f"PAYLINKS_STRIPE_API_BASE={api_base!r} must be an http(s) URL, e.g. "
+            "'http://127.0.0.1:8420', or None for Stripe itself."
+        )
 
 
 def _check_presentation(config: Mapping[str, Any]) -> None:

@@ -705,3 +705,34 @@ class ContactClaim(Base):
     email_key: Mapped[str] = mapped_column(String(320))
     contact_id: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class GatewayCustomer(Base):
+    """The gateway's customer of one contact email, per owner and per account.
+
+    A payment by an email seen before reuses the customer the gateway made for
+    it, so the merchant sees one customer per person. ``account`` names the
+    gateway account the customer lives in (a Stripe customer exists in one
+    account and one mode only).
+    """
+
+    __tablename__ = "paylinks_gateway_customers"
+    __table_args__ = (
+        # Named: the convention's name would pass PostgreSQL's 63 characters.
+        UniqueConstraint(
+            "gateway",
+            "account",
+            "owner_id",
+            "email_key",
+            name="uq_paylinks_gateway_customers_email",
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    owner_id: Mapped[str] = mapped_column(String(64))
+    gateway: Mapped[str] = mapped_column(String(16))
+    account: Mapped[str] = mapped_column(String(255))
+    #: The email, stripped and lower-cased.
+    email_key: Mapped[str] = mapped_column(String(320))
+    customer_id: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

@@ -52,6 +52,13 @@ class PaymentRequest:
     customer_name: str = ""
     recurring: RecurringTerms | None = None
     metadata: Mapping[str, str] = field(default_factory=dict)
+    #: The merchant the money goes to (the payment's ``owner_id``).
+    owner_id: str = ""
+    #: Our payment row's id, and the link it pays (``None``: no link any more).
+    payment_id: int | None = None
+    link_id: int | None = None
+    #: Names the checkout attempt (a digest, not the attempt token itself).
+    attempt: str = ""
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,6 +16,7 @@ once (:mod:`flask_paylinks.payments.updates`).
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import secrets
 from dataclasses import dataclass
@@ -168,7 +169,9 @@ def start_checkout(
         raise errors.InvalidInput({ITEMS_FIELD: EXPIRED})
     existing = find_by_attempt(link, attempt)
     if existing is not None:
-        return Checkout(existing, created=False, started=_ensure_started(existing))
+        return Checkout(
+            existing, created=False, started=_ensure_started(existing, attempt)
+        )
     pending = _store_pending(
         link,
         choices=choices,
@@ -179,12 +182,14 @@ def start_checkout(
         now=now if now is not None else utcnow(),
     )
     if isinstance(pending, Payment):
-        return Checkout(pending, created=False, started=_ensure_started(pending))
+        return Checkout(
+            pending, created=False, started=_ensure_started(pending, attempt)
+        )
     payment, priced = pending
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     signals.send_guarded(signals.checkout_started, app, payment=payment)
     try:
-        started = _ensure_started(payment)
+        started = _ensure_started(payment, attempt)
     except PaymentNotStarted as refused:
         raise PaymentNotStarted(str(refused), priced) from refused
     return Checkout(payment, created=True, started=started, quote=priced)
@@ -313,7 +318,16 @@ def _claim_limits(
     return True
 
 
-def _payment_request(payment: Payment) -> PaymentRequest:
+def attempt_tag(attempt: str) -> str:
+    """A short digest naming a checkout attempt, safe to show the gateway.
+
+    The attempt token itself finds the payment (and its client secret), so
+    it stays with the customer's page.
+    """
+    return hashlib.sha256(f"paylinks-attempt:{attempt}".encode()).hexdigest()[:16]
+
+
+def _payment_request(payment: Payment, attempt: str) -> PaymentRequest:
     snapshot = payment.snapshot or {}
     names = ", ".join(
         f"{line['quantity']} x {line['name']}" for line in snapshot.get("lines", [])
@@ -335,16 +349,22 @@ def _payment_request(payment: Payment) -> PaymentRequest:
         customer_name=payment.customer_name,
         recurring=recurring,
         metadata={"paylinks_payment": str(payment.id), "reference": payment.reference},
+        owner_id=payment.owner_id,
+        payment_id=payment.id,
+        link_id=payment.link_id,
+        attempt=attempt_tag(attempt),
     )
 
 
-def _ensure_started(payment: Payment) -> StartedPayment | None:
+def _ensure_started(payment: Payment, attempt: str) -> StartedPayment | None:
     """Ask the gateway for the payment (same key, same answer); store its ids."""
     if payment.state != PaymentState.PENDING:
         return None
     gateway = paylinks_state().gateway
     try:
-        started: StartedPayment = gateway.start_payment(_payment_request(payment))
+        started: StartedPayment = gateway.start_payment(
+            _payment_request(payment, attempt)
+        )
     except GatewayError as error:
         log.warning("gateway refused payment %s: %s", payment.reference, error)
         settle_without_event(payment, "gateway_error", str(error)[:500])
