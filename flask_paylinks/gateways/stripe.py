@@ -98,12 +98,20 @@ class StripeGateway:
     def parse_webhook(self, payload: bytes, signature: str | None) -> StripeEvent:
         """Verify a webhook's ``Stripe-Signature`` on its raw body; return the event.
 
-        stripe-python's own check, with its default tolerance (300 s). A bad,
+        stripe-python's own check (``WebhookSignature.verify_header``, which
+        ``construct_event`` runs), with its default tolerance (300 s). A bad,
         missing or stale signature, a missing secret, or a body that is not a
         Stripe event raises :class:`WebhookRejected`.
         """
         try:
-            self.client.construct_event(payload, signature, self.webhook_secret)
+            # What StripeClient.construct_event checks, without building a
+            # StripeObject from a body that may not be an event at all.
+            self._stripe.WebhookSignature.verify_header(
+                payload,
+                signature,
+                self.webhook_secret,
+                tolerance=self._stripe.Webhook.DEFAULT_TOLERANCE,
+            )
             raw = json.loads(payload)
         except self._stripe.SignatureVerificationError as error:
             raise WebhookRejected(str(error.user_message or error)) from error
