@@ -6,6 +6,13 @@ stripe-python's own check; nothing here bypasses verification. The event
 bodies follow Stripe's documented Event object (``id``, ``object: "event"``,
 ``type``, ``created``, ``data.object``, ``account`` for Connect) with a
 PaymentIntent or a Charge as the object.
+
+The end-to-end tests at the bottom start **localstripe** (a subprocess of the
+venv's entry point, ``--from-scratch`` on a free port, failing the run when
+it cannot start), register the served app's URL with it
+(``POST /_config/webhooks/<id>``) and let it deliver its own signed
+``payment_intent.succeeded`` / ``.payment_failed`` after a real confirm.
+Nothing is faked at the HTTP edge here.
 """
 
 from __future__ import annotations
@@ -15,11 +22,15 @@ import hmac
 import json
 import logging
 import secrets
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
@@ -29,9 +40,11 @@ from flask_paylinks.db.session import session
 from flask_paylinks.payments import updates, webhooks
 from flask_paylinks.payments.followups import FOLLOWUP_KINDS
 
+from ..browser import live_server
 from ..checkout.test_concurrency import all_at_once
 from ..factories import make_payment
 from ..hosts import crm_a
+from ..services import ServiceUnavailable, free_port, wait_for_port
 
 SECRET = "whsec_test_hooks_0123456789abcdef"
 URL = "/paylinks/webhooks/stripe"
@@ -492,3 +505,101 @@ def test_a_failing_handler_answers_5xx_and_stripes_retry_applies_it(
     (row,) = events(stripe_app)
     assert row.processed_at is not None
     assert outbox_count(stripe_app) == len(FOLLOWUP_KINDS)
+
+
+# -- end to end: localstripe signs and delivers its own events --------------------
+
+
+@pytest.fixture(scope="module")
+def localstripe() -> Iterator[str]:
+    """A localstripe server for this module, emptied; its base URL."""
+    entry = Path(sys.executable).with_name("localstripe")
+    port = free_port()
+    try:
+        process = subprocess.Popen(
+            [str(entry), "--port", str(port), "--from-scratch"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+    except OSError as error:
+        pytest.fail(f"localstripe cannot start: {error}", pytrace=False)
+    try:
+        wait_for_port(port)
+    except ServiceUnavailable as error:
+        process.kill()
+        pytest.fail(f"localstripe did not start: {error}", pytrace=False)
+    url = f"http://127.0.0.1:{port}"
+    requests.delete(f"{url}/_config/data", timeout=10).raise_for_status()
+    yield url
+    process.terminate()
+    process.wait(timeout=10)
+
+
+def register_webhook(localstripe: str, url: str, events: list[str]) -> None:
+    """Have localstripe deliver *events* to *url*, signed with :data:`SECRET`."""
+    requests.post(
+        f"{localstripe}/_config/webhooks/paylinks-tests",
+        json={"url": url, "secret": SECRET, "events": events},
+        timeout=10,
+    ).raise_for_status()
+
+
+def wait_for_state(app: Flask, payment_id: int, state: str) -> Payment:
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        payment = state_of(app, payment_id)
+        if payment.state == state:
+            return payment
+        time.sleep(0.1)
+    raise AssertionError(f"payment {payment_id} never became {state}")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("card", "state", "kind"),
+    [
+        ("4242424242424242", "succeeded", "payment_intent.succeeded"),
+        ("4000000000000341", "failed", "payment_intent.payment_failed"),
+    ],
+)
+def test_localstripe_delivers_signed_events_that_settle_the_payment(
+    database_url: str, localstripe: str, card: str, state: str, kind: str
+) -> None:
+    import stripe
+
+    app = _app(database_url, **STRIPE_CONFIG, PAYLINKS_STRIPE_API_BASE=localstripe)
+    client = stripe.StripeClient(
+        STRIPE_CONFIG["PAYLINKS_STRIPE_SECRET_KEY"],
+        base_addresses={"api": localstripe},
+    )
+    method = client.v1.payment_methods.create(
+        params={
+            "type": "card",
+            "card": {"number": card, "exp_month": 12, "exp_year": 2034, "cvc": "123"},
+        }
+    )
+    intent = client.v1.payment_intents.create(
+        params={"amount": 1000, "currency": "usd", "payment_method": method.id}
+    )
+    with app.app_context():
+        payment_id = make_payment(
+            OWNER, state="pending", gateway="stripe", gateway_payment_id=intent.id
+        ).id
+    with live_server(app) as server:
+        register_webhook(
+            localstripe,
+            f"{server.url}{URL}",
+            ["payment_intent.succeeded", "payment_intent.payment_failed"],
+        )
+        try:
+            client.v1.payment_intents.confirm(intent.id)
+        except stripe.CardError:
+            assert state == "failed"  # localstripe declines at once, then reports
+        wait_for_state(app, payment_id, state)
+        time.sleep(1.5)  # anything else localstripe sends arrives meanwhile
+    rows = events(app)
+    assert [(row.type, row.payment_id) for row in rows] == [(kind, payment_id)]
+    assert rows[0].processed_at is not None
+    assert rows[0].payload["data"]["object"]["id"] == intent.id
+    with app.app_context():
+        crm_a.db.engine.dispose()
