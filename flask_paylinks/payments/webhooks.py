@@ -221,17 +221,29 @@ def _store(
     *,
     processed: bool,
 ) -> GatewayEvent | None:
-    """Insert *event*'s row and commit; ``None`` (rolled back) when it exists."""
+    """Insert *event*'s row and commit; ``None`` (rolled back) when it exists.
+
+    A row parked before is settled instead when *processed* (its review flag
+    goes with the new payload).
+    """
     db = session()
     existing = db.scalars(
         select(GatewayEvent).where(
             GatewayEvent.gateway == STRIPE, GatewayEvent.event_id == event.id
         )
     ).first()
-    if existing is not None:
-        db.rollback()
-        return None
     now = utcnow()
+    if existing is not None:
+        if not (processed and existing.processed_at is None):
+            db.rollback()
+            return None
+        # Parked before (say, its PaymentIntent was not known yet): settle it.
+        existing.processed_at = now
+        existing.owner_id = payment.owner_id if payment is not None else None
+        existing.payment_id = payment.id if payment is not None else None
+        existing.payload = payload
+        db.commit()
+        return existing
     row = GatewayEvent(
         gateway=STRIPE,
         event_id=event.id,

@@ -284,6 +284,19 @@ def test_the_sandbox_gateway_takes_no_stripe_webhooks(database_url: str) -> None
         crm_a.db.engine.dispose()
 
 
+def test_the_endpoint_passes_a_host_csrf_protection(database_url: str) -> None:
+    from flask_wtf.csrf import CSRFProtect
+
+    app = _app(database_url, WTF_CSRF_ENABLED=True, **STRIPE_CONFIG)
+    CSRFProtect(app)  # after PayLinks, as many hosts do
+    payment_id, intent = pending_payment(app)
+    event = intent_event("payment_intent.succeeded", intent)
+    assert deliver(app.test_client(), event) == (200, "applied\n")
+    assert state_of(app, payment_id).state == "succeeded"
+    with app.app_context():
+        crm_a.db.engine.dispose()
+
+
 # -- applied exactly once ----------------------------------------------------------
 
 
@@ -451,6 +464,31 @@ def test_an_event_for_an_unknown_payment_intent_is_parked_and_logged(
     assert review(row)["reason"] == "unknown_payment_intent"
     with stripe_app.app_context():
         assert [r.event_id for r in webhooks.parked()] == [event["id"]]
+
+
+def test_a_parked_event_redelivered_once_its_payment_is_known_is_applied(
+    stripe_app: Flask, client: FlaskClient
+) -> None:
+    intent = f"pi_{secrets.token_hex(12)}"
+    early = intent_event("payment_intent.succeeded", intent)
+    processing = intent_event("payment_intent.processing", intent)
+    assert deliver(client, early) == (200, "parked\n")
+    assert deliver(client, processing) == (200, "parked\n")
+    with stripe_app.app_context():
+        payment_id = make_payment(
+            OWNER, state="pending", gateway="stripe", gateway_payment_id=intent
+        ).id
+
+    assert deliver(client, processing) == (200, "recorded\n")
+    assert deliver(client, early) == (200, "applied\n")
+    assert state_of(stripe_app, payment_id).state == "succeeded"
+    rows = events(stripe_app)
+    assert [(r.payment_id, r.processed_at is not None) for r in rows] == [
+        (payment_id, True),
+        (payment_id, True),
+    ]
+    with stripe_app.app_context():
+        assert webhooks.parked() == []
 
 
 def test_an_event_from_a_connected_account_no_owner_has_touches_nothing(
