@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
-from flask_paylinks.core.errors import Unavailable
+from flask_paylinks.core.errors import InvalidInput, Unavailable
 
 
 class Outcome(enum.StrEnum):
@@ -87,6 +87,43 @@ class PaymentUpdate:
 
 class GatewayError(Unavailable):
     """The provider could not be reached or refused the request."""
+
+
+class WebhookRejected(InvalidInput):
+    """A webhook whose signature is bad, missing or stale, or whose body is unfit.
+
+    Nothing of it may be stored or applied; the web layer answers 400.
+    """
+
+    def __init__(self, reason: str) -> None:
+        super().__init__({"signature": reason})
+
+
+@dataclass(frozen=True, slots=True)
+class StripeEvent:
+    """One verified Stripe webhook event, reduced to what the payments service reads.
+
+    ``object_id`` is the id of the event's object (a PaymentIntent, a Charge…);
+    ``payment_intent_id`` the PaymentIntent it concerns, if any. ``amount``
+    and ``amount_refunded`` are minor units; ``currency`` is upper case, as
+    payments store it. ``raw`` is the whole event as Stripe sent it.
+    """
+
+    id: str
+    type: str
+    #: The connected account the event happened on (Stripe Connect), else ``None``.
+    account: str | None
+    object_id: str | None
+    payment_intent_id: str | None
+    amount: int | None
+    currency: str | None
+    status: str | None
+    #: When Stripe created the event (Unix seconds).
+    created: int
+    raw: Mapping[str, Any]
+    failure_code: str | None = None
+    failure_message: str | None = None
+    amount_refunded: int | None = None
 
 
 class PaymentFields(Protocol):

@@ -12,6 +12,7 @@ with the same idempotency key, so a retry never makes a second object.
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -22,6 +23,8 @@ from flask_paylinks.gateways.base import (
     GatewayError,
     PaymentRequest,
     StartedPayment,
+    StripeEvent,
+    WebhookRejected,
 )
 from flask_paylinks.gateways.customers import remember_customer, remembered_customer
 
@@ -145,6 +148,63 @@ class StripeGateway:
         """The browser confirms with Stripe; the outcome comes by webhook."""
         return
 
+    def parse_webhook(self, payload: bytes, signature: str | None) -> StripeEvent:
+        """Verify a webhook's ``Stripe-Signature`` on its raw body; return the event.
+
+        stripe-python's own check (``WebhookSignature.verify_header``, which
+        ``construct_event`` runs), with its default tolerance (300 s). A bad,
+        missing or stale signature, a missing secret, or a body that is not a
+        Stripe event raises :class:`WebhookRejected`.
+        """
+        try:
+            # What StripeClient.construct_event checks, without building a
+            # StripeObject from a body that may not be an event at all.
+            stripe.WebhookSignature.verify_header(
+                payload,
+                signature,
+                self.webhook_secret,
+                tolerance=stripe.Webhook.DEFAULT_TOLERANCE,
+            )
+            raw = json.loads(payload)
+        except stripe.SignatureVerificationError as error:
+            raise WebhookRejected(str(error.user_message or error)) from error
+        except ValueError as error:  # not UTF-8, not JSON, not a v1 event
+            raise WebhookRejected("The body is not a Stripe event.") from error
+        if not isinstance(raw, dict) or not isinstance(raw.get("data"), dict):
+            raise WebhookRejected("The body is not a Stripe event.")
+        event_id, kind, created = raw.get("id"), raw.get("type"), raw.get("created")
+        if not isinstance(event_id, str) or not isinstance(kind, str):
+            raise WebhookRejected("The event has no id or type.")
+        obj = raw["data"].get("object")
+        obj = obj if isinstance(obj, dict) else {}
+        problem = obj.get("last_payment_error")
+        problem = problem if isinstance(problem, dict) else {}
+        is_intent = obj.get("object") == "payment_intent"
+        intent = obj.get("id") if is_intent else obj.get("payment_intent")
+        if isinstance(intent, dict):  # expanded
+            intent = intent.get("id")
+        currency = _text(obj.get("currency"))
+        return StripeEvent(
+            id=event_id,
+            type=kind,
+            account=_text(raw.get("account")),
+            object_id=_text(obj.get("id")),
+            payment_intent_id=_text(intent),
+            amount=_whole(obj.get("amount")),
+            currency=currency.upper() if currency else None,
+            status=_text(obj.get("status")),
+            created=_whole(created) or 0,
+            raw=raw,
+            failure_code=_text(
+                problem.get("decline_code")
+                or problem.get("code")
+                or obj.get("failure_code")
+                or obj.get("cancellation_reason")
+            ),
+            failure_message=_text(problem.get("message") or obj.get("failure_message")),
+            amount_refunded=_whole(obj.get("amount_refunded")),
+        )
+
 
 def _metadata(request: PaymentRequest) -> dict[str, str]:
     """What names our payment on the PaymentIntent (Stripe keeps strings)."""
@@ -167,3 +227,13 @@ def _said(error: stripe.StripeError) -> str:
     if isinstance(error, stripe.RateLimitError):
         return UNREACHABLE
     return str(error.user_message or "The payment could not be started; try again.")
+
+
+def _text(value: Any) -> str | None:
+    """*value* when it is a non-empty string, else ``None``."""
+    return value if isinstance(value, str) and value else None
+
+
+def _whole(value: Any) -> int | None:
+    """*value* when it is an integer (not a bool), else ``None``."""
+    return value if isinstance(value, int) and not isinstance(value, bool) else None

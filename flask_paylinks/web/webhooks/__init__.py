@@ -1,4 +1,4 @@
-"""Provider callbacks: Vonage's delivery receipts and inbound SMS.
+"""Provider callbacks: Stripe's events, Vonage's delivery receipts and inbound SMS.
 
 Mounted under ``PAYLINKS_WEBHOOK_PREFIX``; exempt from the host's CSRF
 protection (a provider posts them, not a browser), and checked against
@@ -49,4 +49,4 @@ def _exempt_when_csrf_appears(app: Flask) -> Any:
     return exempt
 
 
-from flask_paylinks.web.webhooks import views  # noqa: E402, F401  (registers the routes)
+from flask_paylinks.web.webhooks import stripe, views  # noqa: E402, F401  (registers the routes)
