@@ -139,6 +139,22 @@ class PaymentState(enum.StrEnum):
     REFUNDED = "refunded"
 
 
+class RefundReason(enum.StrEnum):
+    """Why a payment is refunded: Stripe's three reasons."""
+
+    DUPLICATE = "duplicate"
+    FRAUDULENT = "fraudulent"
+    REQUESTED_BY_CUSTOMER = "requested_by_customer"
+
+
+class RefundState(enum.StrEnum):
+    """Where a refund is: pending while the gateway is asked, then settled."""
+
+    PENDING = "pending"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+
+
 class CouponDuration(enum.StrEnum):
     """How long a coupon discounts a recurring product."""
 
@@ -458,6 +474,10 @@ class Payment(Timestamps, Base):
     amount_discount: Mapped[int] = mapped_column(BigInteger, default=0)
     #: What is charged now.
     amount_total: Mapped[int] = mapped_column(BigInteger)
+    #: What has been given back so far (refunds claimed, pending or done).
+    amount_refunded: Mapped[int] = mapped_column(
+        BigInteger, default=0, server_default="0"
+    )
     #: What is charged every period after, for a recurring purchase.
     amount_recurring: Mapped[int | None] = mapped_column(BigInteger)
     recurring_interval: Mapped[str | None] = mapped_column(String(8))
@@ -509,6 +529,16 @@ class Payment(Timestamps, Base):
     def total(self) -> Money:
         """What the customer is charged now."""
         return Money(self.amount_total, self.currency)
+
+    @property
+    def refunded(self) -> Money:
+        """What has been refunded (or is being refunded) of :attr:`total`."""
+        return Money(self.amount_refunded or 0, self.currency)
+
+    @property
+    def refundable(self) -> Money:
+        """What is left to refund."""
+        return Money(self.amount_total - (self.amount_refunded or 0), self.currency)
 
 
 class Send(Timestamps, Base):
@@ -736,3 +766,40 @@ class GatewayCustomer(Base):
     email_key: Mapped[str] = mapped_column(String(320))
     customer_id: Mapped[str] = mapped_column(String(255))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class Refund(Base):
+    """One refund of (part of) a payment, asked of its gateway once.
+
+    ``idempotency_key`` names the merchant's one intent to refund (one per
+    rendered form): the same key finds this row again, and is the key the
+    gateway is called with.
+    """
+
+    __tablename__ = "paylinks_refunds"
+    __table_args__ = (
+        CheckConstraint("amount > 0", name="amount_positive"),
+        CheckConstraint(f"reason IN ({_values(RefundReason)})", name="reason"),
+        CheckConstraint(f"state IN ({_values(RefundState)})", name="state"),
+        Index(None, "owner_id", "payment_id", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    owner_id: Mapped[str] = mapped_column(String(64))
+    payment_id: Mapped[int] = mapped_column(
+        ForeignKey("paylinks_payments.id", ondelete="CASCADE")
+    )
+    amount: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(3))
+    reason: Mapped[str] = mapped_column(String(32))
+    note: Mapped[str] = mapped_column(String(500), default="", server_default="")
+    state: Mapped[str] = mapped_column(String(16), default=RefundState.PENDING)
+    gateway_refund_id: Mapped[str | None] = mapped_column(String(255))
+    idempotency_key: Mapped[str] = mapped_column(String(64), unique=True)
+    failure_message: Mapped[str | None] = mapped_column(String(500))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    @property
+    def money(self) -> Money:
+        """The refund's amount."""
+        return Money(self.amount, self.currency)

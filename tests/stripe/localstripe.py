@@ -16,7 +16,8 @@ and nothing else:
 - **PaymentIntent parameters localstripe rejects** as unexpected:
   ``automatic_payment_methods[enabled]`` and ``description`` are taken off the
   request it forwards and put back on the PaymentIntent it answers, as Stripe
-  returns them.
+  returns them. Likewise ``reason`` on ``POST /v1/refunds``
+  (https://docs.stripe.com/api/refunds/create), put back on the Refund.
 
 It also records every request (method, path, headers, form fields) for
 assertions at the HTTP edge, and injects faults: :meth:`StripeEdge.fail`
@@ -51,6 +52,11 @@ from tests.services import ServiceUnavailable, free_port, wait_for_port
 
 #: Form fields of ``POST /v1/payment_intents`` that localstripe refuses.
 PAYMENT_INTENT_EXTRAS = ("automatic_payment_methods[enabled]", "description")
+#: Form fields of ``POST /v1/refunds`` that localstripe refuses (Stripe documents
+#: ``reason``: duplicate, fraudulent or requested_by_customer, echoed on the Refund).
+REFUND_EXTRAS = ("reason",)
+#: The extras of each path, kept from localstripe and put back on its answer.
+EXTRAS = {"/v1/payment_intents": PAYMENT_INTENT_EXTRAS, "/v1/refunds": REFUND_EXTRAS}
 
 
 @dataclass
@@ -173,9 +179,10 @@ class _Handler(BaseHTTPRequestHandler):
         self, path: str, form: list[tuple[str, str]], body: bytes
     ) -> tuple[int, bytes]:
         extras: dict[str, str] = {}
-        if self.command == "POST" and path == "/v1/payment_intents":
-            extras = {k: v for k, v in form if k in PAYMENT_INTENT_EXTRAS}
-            kept = [(k, v) for k, v in form if k not in PAYMENT_INTENT_EXTRAS]
+        if self.command == "POST" and path in EXTRAS:
+            names = EXTRAS[path]
+            extras = {k: v for k, v in form if k in names}
+            kept = [(k, v) for k, v in form if k not in names]
             body = urlencode(kept).encode()
         request = urllib.request.Request(  # noqa: S310 (local http)
             self.edge.upstream + self.path,
@@ -199,6 +206,8 @@ class _Handler(BaseHTTPRequestHandler):
                 intent["automatic_payment_methods"] = {"enabled": enabled}
             if "description" in extras:
                 intent["description"] = extras["description"]
+            if "reason" in extras:
+                intent["reason"] = extras["reason"]
             answer = json.dumps(intent).encode()
         return status, answer
 
