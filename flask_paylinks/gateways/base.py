@@ -27,7 +27,10 @@ class Outcome(enum.StrEnum):
 
     SUCCEEDED = "succeeded"
     FAILED = "failed"
+    #: Refunded in full.
     REFUNDED = "refunded"
+    #: Refunded in part: the payment stays succeeded, its refunded amount grows.
+    PARTLY_REFUNDED = "partly_refunded"
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +86,33 @@ class PaymentUpdate:
     failure_code: str | None = None
     failure_message: str | None = None
     payload: Mapping[str, Any] = field(default_factory=dict)
+    #: For a refund: the total refunded so far, as the provider counts it
+    #: (minor units). The payment's figure is raised to it, never lowered.
+    amount_refunded: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RefundRequest:
+    """What the gateway is asked to give back of one payment. Minor units.
+
+    ``reason`` is one of Stripe's: ``duplicate``, ``fraudulent``,
+    ``requested_by_customer``. The same ``idempotency_key`` makes one refund.
+    """
+
+    gateway_payment_id: str
+    amount: int
+    currency: str
+    reason: str
+    idempotency_key: str
+
+
+@dataclass(frozen=True, slots=True)
+class RefundResult:
+    """The provider's refund: its id and whether it went through."""
+
+    gateway_refund_id: str
+    succeeded: bool = True
+    failure_message: str | None = None
 
 
 class GatewayError(Unavailable):
@@ -162,6 +192,13 @@ class Gateway(Protocol):
         """Pay *started* with what :meth:`payment_fields` held (their ``data``).
 
         ``None`` when the outcome is reported later, by webhook.
+        """
+
+    def refund(self, request: RefundRequest) -> RefundResult:
+        """Refund (part of) a succeeded payment; one refund per idempotency key.
+
+        Raises :class:`GatewayError` when the provider cannot be reached or
+        refuses.
         """
 
     def charges_problem(self, owner: str) -> str | None:

@@ -22,6 +22,8 @@ from flask_paylinks.gateways.base import (
     Outcome,
     PaymentRequest,
     PaymentUpdate,
+    RefundRequest,
+    RefundResult,
     StartedPayment,
 )
 
@@ -192,6 +194,11 @@ class SandboxGateway:
             failure_message=card.failure_message,
             payload={"card_last4": number[-4:], "test_card": number in TEST_CARDS},
         )
+
+    def refund(self, request: RefundRequest) -> RefundResult:
+        """A test refund: it succeeds at once, its id derived from the key."""
+        digest = hashlib.sha256(request.idempotency_key.encode()).hexdigest()[:24]
+        return RefundResult(gateway_refund_id=f"sbx_re_{digest}")
 
     def charges_problem(self, owner: str) -> str | None:
         """The sandbox takes (test) charges for every owner."""

@@ -17,11 +17,17 @@ from collections.abc import Mapping
 from typing import Any
 
 import stripe
-from stripe.params import CustomerCreateParams, PaymentIntentCreateParams
+from stripe.params import (
+    CustomerCreateParams,
+    PaymentIntentCreateParams,
+    RefundCreateParams,
+)
 
 from flask_paylinks.gateways.base import (
     GatewayError,
     PaymentRequest,
+    RefundRequest,
+    RefundResult,
     StartedPayment,
     StripeEvent,
     WebhookRejected,
@@ -128,6 +134,35 @@ class StripeGateway:
             self.name, self.account, request.owner_id, email, created.id
         )
 
+    def refund(self, request: RefundRequest) -> RefundResult:
+        """Refund (part of) the PaymentIntent's charge, once per idempotency key.
+
+        A Refund Stripe answers ``failed`` or ``canceled`` is a failed result;
+        ``pending`` (some payment methods settle refunds later) counts as made,
+        its final state reported by ``charge.refunded``. Raises
+        :class:`GatewayError` when Stripe cannot be reached or refuses.
+        """
+        params: RefundCreateParams = {
+            "payment_intent": request.gateway_payment_id,
+            "amount": request.amount,
+            "reason": request.reason,
+        }
+        try:
+            refund = self.client.v1.refunds.create(
+                params, {"idempotency_key": request.idempotency_key}
+            )
+        except stripe.StripeError as error:
+            raise GatewayError(_refund_said(error)) from error
+        status = getattr(refund, "status", None)
+        if status in ("failed", "canceled"):
+            return RefundResult(
+                gateway_refund_id=refund.id,
+                succeeded=False,
+                failure_message=_text(getattr(refund, "failure_reason", None))
+                or f"Stripe reports the refund {status}.",
+            )
+        return RefundResult(gateway_refund_id=refund.id)
+
     def charges_problem(self, owner: str) -> str | None:
         """``None`` once the Stripe keys are configured (one account for every owner).
 
@@ -227,6 +262,16 @@ def _said(error: stripe.StripeError) -> str:
     if isinstance(error, stripe.RateLimitError):
         return UNREACHABLE
     return str(error.user_message or "The payment could not be started; try again.")
+
+
+def _refund_said(error: stripe.StripeError) -> str:
+    """What the merchant is told when Stripe refuses or cannot be reached."""
+    if isinstance(error, (stripe.APIConnectionError, stripe.APIError)):
+        return "Stripe did not answer. Nothing was refunded; try again."
+    if isinstance(error, stripe.RateLimitError):
+        return "Stripe is busy. Nothing was refunded; try again."
+    said = error.user_message or "Stripe refused the refund."
+    return f"Stripe refused the refund: {said}"
 
 
 def _text(value: Any) -> str | None:
