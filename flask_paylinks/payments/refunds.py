@@ -221,9 +221,7 @@ def _give_back(row: Refund, message: str) -> Refund:
     if moved.rowcount == 1:
         db.execute(
             update(Payment)
-            .where(
-                Payment.id == row.payment_id, Payment.amount_refunded >= row.amount
-            )
+            .where(Payment.id == row.payment_id, Payment.amount_refunded >= row.amount)
             .values(amount_refunded=Payment.amount_refunded - row.amount)
             .execution_options(synchronize_session=False)
         )

@@ -206,7 +206,11 @@ def _transition(
     """Move the payment's state as *update* says; return the states entered."""
     entered: list[PaymentState] = []
     # A refund can only follow a success; reported first, it implies one.
-    implies_success = update.outcome in (Outcome.SUCCEEDED, Outcome.REFUNDED)
+    implies_success = update.outcome in (
+        Outcome.SUCCEEDED,
+        Outcome.REFUNDED,
+        Outcome.PARTLY_REFUNDED,
+    )
     if implies_success:
         # One state at a time, so `was` is what the row held, not what was read.
         for was in (PaymentState.PENDING, PaymentState.FAILED):
@@ -232,6 +236,8 @@ def _transition(
         )
     ):
         entered.append(PaymentState.FAILED)
+    if update.amount_refunded is not None:
+        _raise_refunded(payment, update.amount_refunded)
     if (
         update.outcome is Outcome.REFUNDED
         and payment.state == PaymentState.SUCCEEDED
@@ -244,6 +250,26 @@ def _transition(
     ):
         entered.append(PaymentState.REFUNDED)
     return entered
+
+
+def _raise_refunded(payment: Payment, figure: int) -> None:
+    """Raise the payment's refunded amount to the gateway's *figure*, never lower it.
+
+    Ours may be higher while a refund of ours is still on its way to the
+    gateway; a figure past the total is not the payment's and changes nothing.
+    """
+    result: Any = session().execute(
+        update(Payment)
+        .where(
+            Payment.id == payment.id,
+            Payment.amount_refunded < figure,
+            Payment.amount_total >= figure,
+        )
+        .values(amount_refunded=figure)
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount == 1:
+        set_committed_value(payment, "amount_refunded", figure)
 
 
 def _fail(payment: Payment, *, now: datetime, code: str, message: str) -> bool:

@@ -7,15 +7,18 @@ otherwise: nothing is written). :func:`receive` then does one of three things:
 - **applies** the event through :func:`~.updates.apply_event`, which stores
   the ``GatewayEvent`` row and moves the payment in one transaction
   (``payment_intent.succeeded`` → succeeded, ``.payment_failed`` and
-  ``.canceled`` → failed while pending, a full ``charge.refunded`` →
-  refunded); the state machine never reopens a paid payment;
+  ``.canceled`` → failed while pending, ``charge.refunded`` raises the
+  payment's refunded amount to Stripe's ``amount_refunded`` (never lowers
+  it), and a full one makes it refunded, whether the refund was made here or
+  in Stripe's own dashboard); the state machine never reopens a paid payment;
 - **records** it (``payment_intent.processing``): stored against its payment,
   nothing moves;
 - **parks** it for review: stored with ``processed_at`` empty and the reason
   under :data:`REVIEW_KEY` in its payload, never applied. That is an event for
   a PaymentIntent we do not know, one from a connected account (Stripe
   Connect is not matched to owners yet), one whose amount or currency differs
-  from the payment's snapshot, a partial refund, or a type not handled yet.
+  from the payment's snapshot, a refund whose ``amount_refunded`` is missing
+  or past the payment's total, or a type not handled yet.
 
 A redelivered event finds its row and changes nothing; of two deliveries at
 once, the unique (gateway, event id) row lets one through. When handling
@@ -128,13 +131,17 @@ def _receive(event: StripeEvent) -> Received:
     outcome = OUTCOMES[event.type]
     if outcome is None:
         return _record(event, payment)
-    if outcome is Outcome.REFUNDED and event.amount_refunded != payment.amount_total:
-        return _park(
-            event,
-            payment,
-            "partial_refund",
-            f"refunded {event.amount_refunded} of {payment.amount_total}",
-        )
+    refunded = event.amount_refunded if outcome is Outcome.REFUNDED else None
+    if outcome is Outcome.REFUNDED:
+        if refunded is None or not 0 < refunded <= payment.amount_total:
+            return _park(
+                event,
+                payment,
+                "refund_amount",
+                f"refunded {refunded} of {payment.amount_total}",
+            )
+        if refunded < payment.amount_total:
+            outcome = Outcome.PARTLY_REFUNDED
     update = PaymentUpdate(
         event_id=event.id,
         type=event.type,
@@ -149,6 +156,7 @@ def _receive(event: StripeEvent) -> Received:
             else None
         ),
         payload=dict(event.raw),
+        amount_refunded=refunded,
     )
     applied = apply_event(STRIPE, update)
     return Received(

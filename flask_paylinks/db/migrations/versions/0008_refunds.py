@@ -44,7 +44,9 @@ def upgrade() -> None:
         sa.Column("idempotency_key", sa.String(length=64), nullable=False),
         sa.Column("failure_message", sa.String(length=500), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-        sa.CheckConstraint("amount > 0", name=op.f("ck_paylinks_refunds_amount_positive")),
+        sa.CheckConstraint(
+            "amount > 0", name=op.f("ck_paylinks_refunds_amount_positive")
+        ),
         sa.CheckConstraint(
             "reason IN ('duplicate', 'fraudulent', 'requested_by_customer')",
             name=op.f("ck_paylinks_refunds_reason"),
