@@ -404,21 +404,35 @@ def test_processing_is_recorded_and_changes_nothing(
     assert (row.payment_id, row.processed_at is not None) == (payment_id, True)
 
 
-def test_a_full_refund_refunds_and_a_partial_one_is_parked(
+def test_a_partial_refund_raises_the_amount_and_a_full_one_refunds(
     stripe_app: Flask, client: FlaskClient
 ) -> None:
     payment_id, intent = pending_payment(stripe_app)
     assert deliver(client, intent_event("payment_intent.succeeded", intent))[0] == 200
     partial = charge_event(intent, refunded=400)
-    assert deliver(client, partial) == (200, "parked\n")
-    assert state_of(stripe_app, payment_id).state == "succeeded"
+    assert deliver(client, partial) == (200, "applied\n")
+    assert deliver(client, partial)[0] == 200  # redelivered: applied once
+    payment = state_of(stripe_app, payment_id)
+    assert (payment.state, payment.amount_refunded) == ("succeeded", 400)
+    assert [row.event_id for row in events(stripe_app)].count(partial["id"]) == 1
 
     assert deliver(client, charge_event(intent))[0] == 200
     refunded = state_of(stripe_app, payment_id)
-    assert refunded.state == "refunded"
+    assert (refunded.state, refunded.amount_refunded) == ("refunded", 1000)
     assert refunded.refunded_at is not None
+    assert [row for row in events(stripe_app) if row.processed_at is None] == []
+
+
+def test_a_refund_figure_past_the_total_is_parked(
+    stripe_app: Flask, client: FlaskClient
+) -> None:
+    payment_id, intent = pending_payment(stripe_app)
+    assert deliver(client, intent_event("payment_intent.succeeded", intent))[0] == 200
+    assert deliver(client, charge_event(intent, refunded=1001)) == (200, "parked\n")
+    payment = state_of(stripe_app, payment_id)
+    assert (payment.state, payment.amount_refunded) == ("succeeded", 0)
     parked = [row for row in events(stripe_app) if row.processed_at is None]
-    assert [review(row)["reason"] for row in parked] == ["partial_refund"]
+    assert [review(row)["reason"] for row in parked] == ["refund_amount"]
 
 
 # -- flagged and parked, never silently dropped ------------------------------------
