@@ -54,13 +54,9 @@ def db_current() -> None:
 
 def public_base_url(app: Flask) -> str:
     """Where customers reach the app, for URLs built outside a request."""
-    configured: str | None = app.config.get("PAYLINKS_PUBLIC_URL")
-    if configured:
-        return configured
-    server = app.config.get("SERVER_NAME")
-    if server:
-        return f"{app.config.get('PREFERRED_URL_SCHEME', 'http')}://{server}"
-    return "http://localhost:5000"
+    from flask_paylinks.sends.compose import public_base_url as from_config
+
+    return from_config(app.config)
 
 
 @paylinks_cli.command("links")

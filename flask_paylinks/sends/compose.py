@@ -69,11 +69,6 @@ def message_problems(
     return problems
 
 
-def first_name(name: str) -> str:
-    """The first word of a contact's name ("" when there is none)."""
-    return name.split()[0] if name.split() else ""
-
-
 def merge_values(
     contact: Contact | None, *, name: str, link_url: str, merchant: str, link_name: str
 ) -> dict[str, str]:

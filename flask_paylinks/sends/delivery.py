@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import logging
 import secrets
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -743,8 +743,3 @@ def _redispatch_due(
 def register() -> None:
     """Have the outbox's sweeper settle sends too."""
     outbox.register_settler(settle)
-
-
-def enqueue_ranges(send_id: int, ranges: Iterable[tuple[int, int]]) -> None:
-    """Queue ranges of a send (used by the benchmark and tests)."""
-    dispatch(send_id, list(ranges))

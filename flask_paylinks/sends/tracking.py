@@ -378,16 +378,6 @@ def mark_started(recipient_id: int) -> None:
     )
 
 
-def mark_paid(recipient_id: int) -> None:
-    """Note, in the caller's transaction, that the recipient paid."""
-    session().execute(
-        update(Recipient)
-        .where(Recipient.id == recipient_id, Recipient.paid_at.is_(None))
-        .values(paid_at=utcnow())
-        .execution_options(synchronize_session=False)
-    )
-
-
 def skip_counts(owner: str, send_id: int) -> list[tuple[str, int]]:
     """How many of the send's recipients were skipped, per reason, most first."""
     rows = session().execute(
@@ -438,13 +428,11 @@ def sends_of_link(owner: str, link_id: int, *, limit: int = 10) -> list[Send]:
 __all__ = [
     "Funnel",
     "PersonalVisit",
-    "RecipientState",
     "check_personal",
     "conversions",
     "count_anonymous_open",
     "flush_anonymous_opens",
     "funnel",
-    "mark_paid",
     "mark_started",
     "open_personal",
     "opened_not_paid",

@@ -41,6 +41,18 @@ def app(database_url: str, fake: FakeVonage) -> Iterator[Flask]:
         yield host
 
 
+def text_one(app: Flask, link_id: int, contact_id: int) -> int:
+    """Send the link by SMS to one contact, from a request; the send's id."""
+    with app.test_request_context():
+        return service.start_send(
+            OWNER,
+            link_of(link_id),
+            Selection(contact_ids=(str(contact_id),)),
+            ["sms"],
+            Message(sms_body=SMS),
+        ).id
+
+
 MIXED = [
     {"full_name": "Ada Lovelace", "mobile": "+14155550101", "email": "ada@x.test"},
     {"full_name": "Alan Turing", "mobile": "+14155550102", "email": None},
@@ -216,15 +228,7 @@ def test_throttling_is_retried_later_not_failed(app: Flask, fake: FakeVonage) ->
     people = add_people(app, MIXED[:1])
     link_id = a_link(app)
     fake.answer = lambda form: "1"  # Throttled
-    with app.test_request_context():
-        send = service.start_send(
-            OWNER,
-            link_of(link_id),
-            Selection(contact_ids=(str(people.ids[0]),)),
-            ["sms"],
-            Message(sms_body=SMS),
-        )
-        send_id = send.id
+    send_id = text_one(app, link_id, people.ids[0])
     [row] = recipient_rows(app)
     assert (row.state, row.attempts) == ("queued", 1)
     assert row.run_after is not None
@@ -298,14 +302,7 @@ def test_a_claim_that_outlived_its_lease_is_never_sent_again(
     people = add_people(app, MIXED[:1])
     link_id = a_link(app)
     fake.answer = lambda form: "1"
-    with app.test_request_context():
-        service.start_send(
-            OWNER,
-            link_of(link_id),
-            Selection(contact_ids=(str(people.ids[0]),)),
-            ["sms"],
-            Message(sms_body=SMS),
-        )
+    text_one(app, link_id, people.ids[0])
     fake.answer = lambda form: "0"
     # As a worker killed between its claim and Vonage's answer leaves it.
     with app.app_context():
@@ -372,14 +369,7 @@ def test_a_national_format_number_is_texted_in_e164(
 ) -> None:
     people = add_people(app, [{"full_name": "Local Lou", "mobile": "(415) 555-0123"}])
     link_id = a_link(app)
-    with app.test_request_context():
-        service.start_send(
-            OWNER,
-            link_of(link_id),
-            Selection(contact_ids=(str(people.ids[0]),)),
-            ["sms"],
-            Message(sms_body=SMS),
-        )
+    text_one(app, link_id, people.ids[0])
     [row] = recipient_rows(app)
     assert (row.state, row.address) == ("sent", "+14155550123")
     assert [m.to for m in fake.accepted()] == ["14155550123"]
@@ -428,14 +418,7 @@ def test_a_message_waiting_when_the_number_changed_is_not_sent_to_the_new_owner(
     people = add_people(app, MIXED[:1])
     link_id = a_link(app)
     fake.answer = lambda form: "1"  # throttled: the message waits
-    with app.test_request_context():
-        service.start_send(
-            OWNER,
-            link_of(link_id),
-            Selection(contact_ids=(str(people.ids[0]),)),
-            ["sms"],
-            Message(sms_body=SMS),
-        )
+    text_one(app, link_id, people.ids[0])
     fake.answer = lambda form: "0"
     with app.app_context():
         session().execute(update(Customer).values(mobile="+14155550177"))
@@ -480,14 +463,7 @@ def test_a_message_left_in_doubt_is_settled_by_its_delivery_receipt(
     people = add_people(app, MIXED[:1])
     link_id = a_link(app)
     fake.answer = lambda form: "1"
-    with app.test_request_context():
-        service.start_send(
-            OWNER,
-            link_of(link_id),
-            Selection(contact_ids=(str(people.ids[0]),)),
-            ["sms"],
-            Message(sms_body=SMS),
-        )
+    text_one(app, link_id, people.ids[0])
     with app.app_context():
         # The worker died waiting for Vonage's answer, after Vonage took it.
         session().execute(
