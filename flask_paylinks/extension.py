@@ -20,7 +20,7 @@ from flask_paylinks.sends.compose import Message
 from flask_paylinks.state import OwnerLoader, PayLinksState
 
 #: Names under which a host may replace the extension's form classes.
-FORM_NAMES = frozenset({"product", "coupon", "link", "checkout", "send"})
+FORM_NAMES = frozenset({"product", "coupon", "link", "checkout", "send", "refund"})
 
 
 class PayLinks:

@@ -62,6 +62,7 @@ def _notices() -> list[str]:
 
 from flask_paylinks.web.dashboard import (  # noqa: E402, F401  (routes)
     coupon_views,
+    payment_views,
     product_views,
     sends,
     text_to_pay,

@@ -10,6 +10,7 @@ zero, a coupon of at most 100 %) and name the fields that break them, which
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Iterator
 from datetime import date
 from decimal import Decimal
@@ -58,6 +59,7 @@ from flask_paylinks.links.service import (
     LinkData,
 )
 from flask_paylinks.localtime import end_of_day, last_day, local_day, start_of_day
+from flask_paylinks.payments.refunds import REASONS
 
 try:
     from wtforms.fields.choices import SelectChoice
@@ -644,3 +646,42 @@ class LinkFilterForm(Form):  # type: ignore[misc]
             and field.data < self.created_from.data
         ):
             raise ValidationError("The end date cannot be before the start date.")
+
+
+class RefundForm(FlaskForm):  # type: ignore[misc]
+    """A refund of (part of) one paid payment, with a reason.
+
+    ``attempt`` is drawn anew for every rendered form and names the refund:
+    the same form sent twice (a double click) makes one refund.
+    """
+
+    amount = StringField(
+        "Amount to refund",
+        description="Up to what is left; a smaller amount is a partial refund.",
+    )
+    # The service names a missing or unknown reason ("Choose a reason.").
+    reason = RadioField(
+        "Reason", choices=options(*REASONS.items()), validate_choice=False
+    )
+    note = TextAreaField(
+        "Note",
+        description="For your records; the customer does not see it.",
+        validators=[Optional()],
+    )
+    attempt = StringField(widget=HiddenInput())
+
+    def __init__(self, *args: Any, currency: str, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.currency = currency
+        if not self.attempt.data:
+            self.attempt.data = secrets.token_urlsafe(24)
+
+    def validate_amount(self, field: StringField) -> None:
+        """An amount that is missing or not an amount of the payment's currency."""
+        _check_amount(field.data, self.currency)
+        if _amount_or_none(field.data, self.currency) is None:
+            raise ValidationError("Enter the amount to refund, such as 10.00")
+
+    def minor_amount(self) -> int | None:
+        """The amount typed, in minor units of the payment's currency."""
+        return _amount_or_none(self.amount.data, self.currency)
