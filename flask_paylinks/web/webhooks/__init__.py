@@ -10,11 +10,28 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from flask import Blueprint, Flask
+from flask import Blueprint, Flask, current_app, request
+from flask.typing import ResponseReturnValue
+from werkzeug.exceptions import RequestEntityTooLarge
 
 log = logging.getLogger(__name__)
 
 blueprint = Blueprint("paylinks_webhooks", __name__)
+
+#: Largest callback body read, in bytes. Stripe's events and Vonage's
+#: callbacks are a few kilobytes; a bigger body is refused unread.
+MAX_BODY_BYTES = 1024 * 1024
+
+
+@blueprint.before_request
+def _cap_body() -> None:
+    host = current_app.config.get("MAX_CONTENT_LENGTH")
+    request.max_content_length = min(MAX_BODY_BYTES, host or MAX_BODY_BYTES)
+
+
+@blueprint.errorhandler(RequestEntityTooLarge)
+def _too_large(error: RequestEntityTooLarge) -> ResponseReturnValue:
+    return "Body too large\n", 413, {"Content-Type": "text/plain"}
 
 
 def init_app(app: Flask) -> None:
