@@ -24,6 +24,7 @@ verified by stripe-python; nothing bypasses verification.
 
 from __future__ import annotations
 
+import secrets
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -34,9 +35,17 @@ from flask.testing import FlaskClient
 
 from flask_paylinks import payments
 from flask_paylinks.core.pricing import Choices
-from flask_paylinks.db.models import GatewayPrice, Payment, PaymentLink, Product
+from flask_paylinks.db.models import (
+    GatewayEvent,
+    GatewayPrice,
+    Payment,
+    PaymentLink,
+    Product,
+)
+from flask_paylinks.gateways.stripe import API_VERSION
+from flask_paylinks.payments import webhooks
 
-from ..checkout.conftest import OWNER, Shop
+from ..checkout.conftest import Shop
 from ..hosts import crm_a
 from . import test_webhooks as hooks
 from .conftest import SECRET_KEY, WEBHOOK_SECRET
@@ -51,6 +60,8 @@ def stripe_app(database_url: str, stripe_config: dict[str, Any]) -> Iterator[Fla
     app = crm_a.create_app(database_url, **stripe_config)
     with app.app_context():
         crm_a.db.create_all()
+        crm_a.db.session.add(crm_a.User(id=1, account_id=1, email="alice@a.test"))
+        crm_a.db.session.commit()
     yield app
     with app.app_context():
         crm_a.db.session.remove()
@@ -323,3 +334,291 @@ def test_stripe_charging_another_amount_cancels_and_charges_nothing(
     subscriptions = localstripe.edge.billing.subscriptions.values()
     assert sorted(row["status"] for row in subscriptions) == ["canceled", "incomplete"]
     assert [r.method for r in localstripe.edge.requests][-1] == "DELETE"
+
+
+# -- webhooks ----------------------------------------------------------------------
+
+
+@pytest.fixture
+def subscribed(stripe_app: Flask, gym_link: PaymentLink) -> Payment:
+    """A pending $45.00 payment of the gym link: its subscription incomplete."""
+    return start(stripe_app, gym_link, "attempt-sub-hooks-00001").payment
+
+
+def event(
+    kind: str, obj: dict[str, Any], *, created: int | None = None
+) -> dict[str, Any]:
+    """A Stripe Event (https://docs.stripe.com/api/events/object) of *obj*."""
+    return {
+        "id": f"evt_{secrets.token_hex(12)}",
+        "object": "event",
+        "api_version": API_VERSION,
+        "created": int(time.time()) if created is None else created,
+        "data": {"object": obj},
+        "livemode": False,
+        "pending_webhooks": 1,
+        "request": {"id": None, "idempotency_key": None},
+        "type": kind,
+    }
+
+
+def deliver(client: FlaskClient, sent: dict[str, Any]) -> int:
+    """Post *sent*, signed with the app's webhook secret; the status."""
+    status, _ = hooks.deliver(client, sent, secret=WEBHOOK_SECRET)
+    return status
+
+
+def invoice_event(
+    localstripe: LocalStripe,
+    payment: Payment,
+    kind: str,
+    *,
+    later: bool = False,
+    created: int | None = None,
+) -> dict[str, Any]:
+    """*kind* for the first invoice of *payment*'s subscription, or a later one."""
+    billing = localstripe.edge.billing
+    sub = billing.subscriptions[payment.gateway_subscription_id or ""]
+    invoice = dict(billing.invoices[sub["latest_invoice"]])
+    for includable in ("confirmation_secret", "payments"):
+        invoice.pop(includable)
+    if later:
+        invoice.update(
+            id=f"in_{secrets.token_hex(12)}",
+            billing_reason="subscription_cycle",
+            amount_due=3000,
+            amount_remaining=3000,
+        )
+    if kind == "invoice.paid":
+        invoice.update(
+            status="paid", amount_paid=invoice["amount_due"], amount_remaining=0
+        )
+    else:
+        invoice["attempt_count"] = 1
+    return event(kind, invoice, created=created)
+
+
+def subscription_event(
+    localstripe: LocalStripe,
+    payment: Payment,
+    kind: str,
+    status: str,
+    *,
+    created: int | None = None,
+) -> dict[str, Any]:
+    sub = dict(
+        localstripe.edge.billing.subscriptions[payment.gateway_subscription_id or ""]
+    )
+    sub["status"] = status
+    return event(kind, sub, created=created)
+
+
+def reloaded(app: Flask, payment: Payment) -> Payment:
+    return hooks.state_of(app, payment.id)
+
+
+def test_invoice_paid_succeeds_the_payment_and_activates_the_subscription(
+    stripe_app: Flask,
+    client: FlaskClient,
+    subscribed: Payment,
+    localstripe: LocalStripe,
+) -> None:
+    assert reloaded(stripe_app, subscribed).state == "pending"
+    paid = invoice_event(localstripe, subscribed, "invoice.paid")
+    assert deliver(client, paid) == 200
+    now = reloaded(stripe_app, subscribed)
+    assert now.state == "succeeded"
+    assert now.subscription_status == "active"
+    followups = hooks.outbox_count(stripe_app)
+    assert followups > 0
+
+    # The invoice's PaymentIntent succeeding too is the same payment: nothing moves.
+    intent = hooks.intent_event(
+        "payment_intent.succeeded",
+        subscribed.gateway_payment_id or "",
+        amount=4500,
+        currency="usd",
+    )
+    assert deliver(client, intent) == 200
+    assert deliver(client, paid) == 200  # and a redelivery
+    again = reloaded(stripe_app, subscribed)
+    assert (again.state, again.succeeded_at) == ("succeeded", now.succeeded_at)
+    assert hooks.outbox_count(stripe_app) == followups
+    rows = hooks.events(stripe_app)
+    assert [(r.type, r.payment_id) for r in rows] == [
+        ("invoice.paid", subscribed.id),
+        ("payment_intent.succeeded", subscribed.id),
+    ]
+    assert all(r.processed_at is not None for r in rows)
+
+
+def test_a_failed_first_invoice_fails_the_payment(
+    stripe_app: Flask,
+    client: FlaskClient,
+    subscribed: Payment,
+    localstripe: LocalStripe,
+) -> None:
+    failed = invoice_event(localstripe, subscribed, "invoice.payment_failed")
+    assert deliver(client, failed) == 200
+    now = reloaded(stripe_app, subscribed)
+    assert now.state == "failed"
+    assert now.subscription_status is None
+
+
+def test_subscription_deleted_cancels_it(
+    stripe_app: Flask,
+    client: FlaskClient,
+    subscribed: Payment,
+    localstripe: LocalStripe,
+) -> None:
+    t = int(time.time())
+    deliver(client, invoice_event(localstripe, subscribed, "invoice.paid", created=t))
+    deleted = subscription_event(
+        localstripe,
+        subscribed,
+        "customer.subscription.deleted",
+        "canceled",
+        created=t + 60,
+    )
+    assert deliver(client, deleted) == 200
+    now = reloaded(stripe_app, subscribed)
+    assert now.subscription_status == "canceled"
+    assert now.state == "succeeded"  # what was paid stays paid
+
+
+def test_an_older_subscription_update_never_overwrites_a_newer_one(
+    stripe_app: Flask,
+    client: FlaskClient,
+    subscribed: Payment,
+    localstripe: LocalStripe,
+) -> None:
+    t = int(time.time())
+    newer = subscription_event(
+        localstripe, subscribed, "customer.subscription.updated", "past_due", created=t
+    )
+    older = subscription_event(
+        localstripe,
+        subscribed,
+        "customer.subscription.updated",
+        "active",
+        created=t - 30,
+    )
+    assert deliver(client, newer) == 200
+    assert deliver(client, older) == 200
+    assert reloaded(stripe_app, subscribed).subscription_status == "past_due"
+    # A newer one still does.
+    newest = subscription_event(
+        localstripe,
+        subscribed,
+        "customer.subscription.updated",
+        "active",
+        created=t + 30,
+    )
+    assert deliver(client, newest) == 200
+    assert reloaded(stripe_app, subscribed).subscription_status == "active"
+
+
+def test_a_failed_later_invoice_makes_it_past_due(
+    stripe_app: Flask,
+    client: FlaskClient,
+    subscribed: Payment,
+    localstripe: LocalStripe,
+) -> None:
+    t = int(time.time())
+    deliver(client, invoice_event(localstripe, subscribed, "invoice.paid", created=t))
+    later = invoice_event(
+        localstripe,
+        subscribed,
+        "invoice.payment_failed",
+        later=True,
+        created=t + 60,
+    )
+    assert deliver(client, later) == 200
+    now = reloaded(stripe_app, subscribed)
+    assert now.subscription_status == "past_due"
+    assert now.state == "succeeded"  # the first payment stays paid
+
+
+def test_a_first_invoice_of_another_amount_is_parked(
+    stripe_app: Flask,
+    client: FlaskClient,
+    subscribed: Payment,
+    localstripe: LocalStripe,
+) -> None:
+    paid = invoice_event(localstripe, subscribed, "invoice.paid")
+    paid["data"]["object"]["amount_due"] = 100
+    assert deliver(client, paid) == 200
+    assert reloaded(stripe_app, subscribed).state == "pending"
+    [row] = hooks.events(stripe_app)
+    assert row.processed_at is None
+    assert hooks.review(row)["reason"] == "amount_mismatch"
+
+
+def test_an_unknown_subscription_is_parked(
+    stripe_app: Flask,
+    client: FlaskClient,
+    subscribed: Payment,
+    localstripe: LocalStripe,
+) -> None:
+    sub = subscription_event(
+        localstripe, subscribed, "customer.subscription.updated", "active"
+    )
+    sub["data"]["object"]["id"] = "sub_nobody"
+    assert deliver(client, sub) == 200
+    [row] = hooks.events(stripe_app)
+    assert hooks.review(row)["reason"] == "unknown_subscription"
+    assert reloaded(stripe_app, subscribed).subscription_status is None
+
+
+def test_a_dispute_is_recorded_and_shown_on_the_links_payments(
+    stripe_app: Flask,
+    client: FlaskClient,
+    subscribed: Payment,
+    gym_link: PaymentLink,
+    localstripe: LocalStripe,
+) -> None:
+    deliver(client, invoice_event(localstripe, subscribed, "invoice.paid"))
+    dispute = {
+        "id": f"dp_{secrets.token_hex(12)}",
+        "object": "dispute",
+        "amount": 4500,
+        "currency": "usd",
+        "charge": f"ch_{secrets.token_hex(12)}",
+        "payment_intent": subscribed.gateway_payment_id,
+        "reason": "fraudulent",
+        "status": "needs_response",
+        "is_charge_refundable": True,
+        "livemode": False,
+        "created": int(time.time()),
+    }
+    assert deliver(client, event("charge.dispute.created", dispute)) == 200
+    now = reloaded(stripe_app, subscribed)
+    assert (now.dispute_id, now.dispute_amount) == (dispute["id"], 4500)
+    assert (now.dispute_reason, now.dispute_status) == ("fraudulent", "needs_response")
+    assert now.state == "succeeded"
+
+    merchant = stripe_app.test_client()
+    assert merchant.get("/login/1").status_code == 200
+    page = merchant.get(f"/paylinks/links/{gym_link.id}").get_data(as_text=True)
+    assert "Subscription: Active" in page
+    assert "Disputed: $45.00, fraudulent (needs response)" in page
+
+
+def test_a_dispute_for_more_than_the_payment_is_parked(
+    stripe_app: Flask, client: FlaskClient, subscribed: Payment
+) -> None:
+    dispute = {
+        "id": "dp_too_much",
+        "object": "dispute",
+        "amount": 9999,
+        "currency": "usd",
+        "payment_intent": subscribed.gateway_payment_id,
+        "reason": "general",
+        "status": "needs_response",
+    }
+    assert deliver(client, event("charge.dispute.created", dispute)) == 200
+    assert reloaded(stripe_app, subscribed).dispute_id is None
+    [row] = hooks.events(stripe_app)
+    assert hooks.review(row)["reason"] == "amount_mismatch"
+    assert isinstance(row, GatewayEvent)
+    assert webhooks.REVIEW_KEY in row.payload
