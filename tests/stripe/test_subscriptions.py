@@ -622,3 +622,17 @@ def test_a_dispute_for_more_than_the_payment_is_parked(
     assert hooks.review(row)["reason"] == "amount_mismatch"
     assert isinstance(row, GatewayEvent)
     assert webhooks.REVIEW_KEY in row.payload
+
+
+def test_a_payer_without_email_gets_a_customer_of_this_payment_alone(
+    stripe_app: Flask, gym_link: PaymentLink, localstripe: LocalStripe
+) -> None:
+    nameless = payments.Customer(name="Walk-in", email="")
+    checkout = start(stripe_app, gym_link, "attempt-sub-0000000011", nameless)
+    again = start(stripe_app, gym_link, "attempt-sub-0000000011", nameless)
+    assert again.payment.gateway_customer_id == checkout.payment.gateway_customer_id
+    made = localstripe.edge.posts("/v1/customers")
+    assert {r.field("name") for r in made} == {"Walk-in"}
+    assert {r.field("email") for r in made} == {None}
+    customers = localstripe.get("/v1/customers?limit=100", SECRET_KEY)["data"]
+    assert [c["id"] for c in customers] == [checkout.payment.gateway_customer_id]
