@@ -270,9 +270,7 @@ class StripeGateway:
         raised: nothing is charged on other terms.
         """
         plan = next((line for line in request.lines if line.interval), None)
-        if plan is None or len(request.lines) != len(
-            {line.product_id for line in request.lines}
-        ):
+        if plan is None:
             raise GatewayError("This purchase cannot be charged as a subscription.")
         try:
             customer = self._customer(request) or self._guest_customer(request)
