@@ -522,6 +522,17 @@ class Payment(Timestamps, Base):
     )
     #: When the receipt email was handed to the email sender.
     receipt_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    #: The subscription's status as the gateway last reported it (``active``,
+    #: ``past_due``, ``canceled``…), and when the gateway reported it: an
+    #: older report never overwrites a newer one.
+    subscription_status: Mapped[str | None] = mapped_column(String(32))
+    subscription_status_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    #: A dispute (chargeback) of the payment, as the gateway reported it.
+    dispute_id: Mapped[str | None] = mapped_column(String(255))
+    dispute_amount: Mapped[int | None] = mapped_column(BigInteger)
+    dispute_reason: Mapped[str | None] = mapped_column(String(64))
+    dispute_status: Mapped[str | None] = mapped_column(String(32))
+    disputed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     link: Mapped[PaymentLink | None] = relationship()
 
@@ -734,6 +745,41 @@ class ContactClaim(Base):
     #: The email, stripped and lower-cased.
     email_key: Mapped[str] = mapped_column(String(320))
     contact_id: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class GatewayPrice(Base):
+    """The gateway's Product and Price of one catalogue product at one price.
+
+    Made once per account and remembered; a new amount, currency or interval
+    makes a new Price (a Price is never edited). ``interval`` is ``""`` and
+    ``interval_count`` 0 for a one-time price.
+    """
+
+    __tablename__ = "paylinks_gateway_prices"
+    __table_args__ = (
+        UniqueConstraint(
+            "gateway",
+            "account",
+            "product_id",
+            "amount",
+            "currency",
+            "interval",
+            "interval_count",
+            name="uq_paylinks_gateway_prices_terms",
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    gateway: Mapped[str] = mapped_column(String(16))
+    account: Mapped[str] = mapped_column(String(255))
+    product_id: Mapped[int] = mapped_column(BigInteger)
+    amount: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(3))
+    interval: Mapped[str] = mapped_column(String(8))
+    interval_count: Mapped[int] = mapped_column(Integer)
+    gateway_product_id: Mapped[str] = mapped_column(String(255))
+    gateway_price_id: Mapped[str] = mapped_column(String(255))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 

@@ -43,6 +43,34 @@ class RecurringTerms:
 
 
 @dataclass(frozen=True, slots=True)
+class ChargeLine:
+    """One product of the purchase, for a gateway that itemises it (subscriptions)."""
+
+    product_id: int
+    name: str
+    unit_amount: int
+    quantity: int
+    #: Set on the recurring product only.
+    interval: str | None = None
+    interval_count: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DiscountTerms:
+    """The coupon of the purchase, as a gateway that keeps coupons needs it."""
+
+    code: str
+    percent_off_bp: int | None = None
+    amount_off: int | None = None
+    currency: str | None = None
+    #: ``once``, ``repeating`` (for ``duration_in_months``) or ``forever``.
+    duration: str = "once"
+    duration_in_months: int | None = None
+    #: The product ids it discounts; ``None``: every product.
+    applies_to: frozenset[int] | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class PaymentRequest:
     """What the gateway is asked to charge. Amounts are minor units."""
 
@@ -62,6 +90,9 @@ class PaymentRequest:
     link_id: int | None = None
     #: Names the checkout attempt (a digest, not the attempt token itself).
     attempt: str = ""
+    #: What is bought, line by line, and the coupon (read by subscriptions).
+    lines: tuple[ChargeLine, ...] = ()
+    discount: DiscountTerms | None = None
 
 
 @dataclass(frozen=True, slots=True)

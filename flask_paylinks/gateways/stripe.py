@@ -13,17 +13,24 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Literal
 
 import stripe
 from stripe.params import (
+    CouponCreateParams,
     CustomerCreateParams,
     PaymentIntentCreateParams,
+    PriceCreateParams,
+    ProductCreateParams,
     RefundCreateParams,
+    SubscriptionCreateParams,
 )
 
 from flask_paylinks.gateways.base import (
+    ChargeLine,
+    DiscountTerms,
     GatewayError,
     PaymentRequest,
     RefundRequest,
@@ -33,6 +40,15 @@ from flask_paylinks.gateways.base import (
     WebhookRejected,
 )
 from flask_paylinks.gateways.customers import remember_customer, remembered_customer
+from flask_paylinks.gateways.prices import (
+    PriceTerms,
+    RememberedPrice,
+    remember_price,
+    remembered_price,
+    remembered_product,
+)
+
+log = logging.getLogger(__name__)
 
 #: The Stripe API version every request is made with (stripe-python 16's own).
 API_VERSION = "2026-10-28.endive"
@@ -45,9 +61,9 @@ UNREACHABLE = "The payment service did not answer. Nothing was charged; try agai
 class StripeGateway:
     """One-time payments through Stripe PaymentIntents, on the host's own account.
 
-    Recurring purchases need Stripe Subscriptions, which this gateway does
-    not create yet: :meth:`start_payment` refuses them with a clear error.
-    Connect (a Stripe account per owner) is not built yet either.
+    A recurring purchase becomes a Stripe Subscription
+    (:meth:`start_subscription`). Connect (a Stripe account per owner) is
+    not built yet.
     """
 
     name = "stripe"
@@ -84,9 +100,7 @@ class StripeGateway:
         Stripe cannot be reached or refuses.
         """
         if request.recurring is not None:
-            raise GatewayError(
-                "The Stripe gateway does not take recurring payments yet."
-            )
+            return self.start_subscription(request)
         try:
             customer = self._customer(request)
             params: PaymentIntentCreateParams = {
@@ -239,6 +253,237 @@ class StripeGateway:
             failure_message=_text(problem.get("message") or obj.get("failure_message")),
             amount_refunded=_whole(obj.get("amount_refunded")),
         )
+
+    # -- subscriptions ---------------------------------------------------------
+
+    def start_subscription(self, request: PaymentRequest) -> StartedPayment:
+        """Create (or, for a repeated key, get back) the Subscription of *request*.
+
+        Its item is the recurring product's remembered Price; the one-time
+        products go on the first invoice (``add_invoice_items``, their own
+        one-time Prices); the coupon becomes a Stripe coupon of the same
+        duration. ``payment_behavior='default_incomplete'`` leaves the first
+        invoice's PaymentIntent for the browser to confirm with the client
+        secret returned here. That PaymentIntent is the payment's
+        ``gateway_payment_id``. When Stripe's first invoice is not the
+        server's quote, the subscription is cancelled and :class:`GatewayError`
+        raised: nothing is charged on other terms.
+        """
+        plan = next((line for line in request.lines if line.interval), None)
+        if plan is None:
+            raise GatewayError("This purchase cannot be charged as a subscription.")
+        try:
+            customer = self._customer(request) or self._guest_customer(request)
+            params: SubscriptionCreateParams = {
+                "customer": customer,
+                "items": [
+                    {"price": self._price(request, plan), "quantity": plan.quantity}
+                ],
+                "payment_behavior": "default_incomplete",
+                "payment_settings": {"save_default_payment_method": "on_subscription"},
+                "expand": [
+                    "latest_invoice.confirmation_secret",
+                    "latest_invoice.payments",
+                ],
+                "description": request.description[:500],
+                "metadata": _metadata(request),
+            }
+            extras = [line for line in request.lines if not line.interval]
+            if extras:
+                params["add_invoice_items"] = [
+                    {"price": self._price(request, line), "quantity": line.quantity}
+                    for line in extras
+                ]
+            if request.discount is not None:
+                params["discounts"] = [
+                    {"coupon": self._coupon(request, request.discount)}
+                ]
+            subscription = self.client.v1.subscriptions.create(
+                params, {"idempotency_key": request.idempotency_key}
+            )
+        except stripe.StripeError as error:
+            raise GatewayError(_said(error)) from error
+        invoice = subscription.latest_invoice
+        if isinstance(invoice, str) or invoice is None:
+            raise GatewayError(UNREACHABLE)
+        due, currency = invoice.amount_due, (invoice.currency or "").upper()
+        if due != request.amount or currency != request.currency.upper():
+            self._cancel_quietly(subscription.id)
+            raise GatewayError(
+                "The payment service would charge another amount than this "
+                "page shows. Nothing was charged; the merchant has been told."
+            )
+        secret = invoice.confirmation_secret
+        client_secret = secret.client_secret if secret is not None else None
+        return StartedPayment(
+            gateway_payment_id=_invoice_intent(invoice, client_secret)
+            or subscription.id,
+            client_secret=client_secret,
+            gateway_customer_id=customer,
+            gateway_subscription_id=subscription.id,
+        )
+
+    def _guest_customer(self, request: PaymentRequest) -> str:
+        """A Customer of this payment alone, for a payer who gave no email.
+
+        Subscriptions need a Customer; one without an email is not
+        remembered (nothing names the person again), and its idempotency key
+        is the payment's, so a retried start makes one.
+        """
+        params: CustomerCreateParams = {
+            "metadata": {"paylinks_owner": request.owner_id},
+        }
+        if request.customer_name.strip():
+            params["name"] = request.customer_name.strip()[:256]
+        key = "paylinks-guest-" + _digest(request.idempotency_key)
+        return self.client.v1.customers.create(params, {"idempotency_key": key}).id
+
+    def _price(self, request: PaymentRequest, line: ChargeLine) -> str:
+        """The remembered Price of *line*'s product at its unit amount, else a new one.
+
+        Its Product is the one remembered for the catalogue product, else a
+        new one. Both are created with idempotency keys derived from what
+        they are remembered under, so two first payments at once make one.
+        """
+        terms = PriceTerms(
+            gateway=self.name,
+            account=self.account,
+            product_id=line.product_id,
+            amount=line.unit_amount,
+            currency=request.currency.upper(),
+            interval=line.interval or "",
+            interval_count=(line.interval_count or 1) if line.interval else 0,
+        )
+        known = remembered_price(terms)
+        if known is not None:
+            return known.price
+        product = remembered_product(self.name, self.account, line.product_id)
+        if product is None:
+            product_params: ProductCreateParams = {
+                "name": line.name[:250] or f"Product {line.product_id}",
+                "metadata": {
+                    "paylinks_product": str(line.product_id),
+                    "paylinks_owner": request.owner_id,
+                },
+            }
+            seed = f"{self.account}:{line.product_id}:{product_params['name']}"
+            product = self.client.v1.products.create(
+                product_params, {"idempotency_key": "paylinks-product-" + _digest(seed)}
+            ).id
+        price_params: PriceCreateParams = {
+            "product": product,
+            "unit_amount": terms.amount,
+            "currency": terms.currency.lower(),
+            "metadata": {"paylinks_product": str(line.product_id)},
+        }
+        if line.interval:
+            price_params["recurring"] = {
+                "interval": _interval(line.interval),
+                "interval_count": terms.interval_count,
+            }
+        seed = (
+            f"{self.account}:{line.product_id}:{product}:{terms.amount}:"
+            f"{terms.currency}:{terms.interval}:{terms.interval_count}"
+        )
+        price = self.client.v1.prices.create(
+            price_params, {"idempotency_key": "paylinks-price-" + _digest(seed)}
+        )
+        return remember_price(terms, RememberedPrice(product, price.id)).price
+
+    def _coupon(self, request: PaymentRequest, discount: DiscountTerms) -> str:
+        """The Stripe coupon of *discount*: its id is derived from its terms.
+
+        The same terms on the same account give the same id, so the coupon
+        is made once (a repeat is answered "already exists", which is fine);
+        other terms, another id. A coupon limited to some products is limited
+        to their Stripe Products.
+        """
+        params: CouponCreateParams = {
+            "duration": _duration(discount.duration),
+            "metadata": {"paylinks_code": discount.code[:500]},
+        }
+        if discount.percent_off_bp is not None:
+            params["percent_off"] = discount.percent_off_bp / 100
+        else:
+            params["amount_off"] = discount.amount_off or 0
+            params["currency"] = (discount.currency or request.currency).lower()
+        if discount.duration == "repeating":
+            params["duration_in_months"] = discount.duration_in_months or 1
+        if discount.applies_to is not None:
+            products = [
+                remembered_product(self.name, self.account, product_id)
+                for product_id in sorted(discount.applies_to)
+            ]
+            params["applies_to"] = {"products": [p for p in products if p]}
+        coupon_id = (
+            "paylinks_"
+            + _digest(json.dumps([self.account, params], sort_keys=True))[:32]
+        )
+        params["id"] = coupon_id
+        try:
+            self.client.v1.coupons.create(
+                params, {"idempotency_key": "paylinks-coupon-" + coupon_id}
+            )
+        except stripe.InvalidRequestError as error:
+            if error.code != "resource_already_exists":
+                raise
+        return coupon_id
+
+    def _cancel_quietly(self, subscription_id: str) -> None:
+        """Cancel a subscription that must not be paid; a failure is only logged."""
+        try:
+            self.client.v1.subscriptions.cancel(subscription_id)
+        except stripe.StripeError:
+            log.exception("could not cancel subscription %s", subscription_id)
+
+
+def _invoice_intent(invoice: stripe.Invoice, client_secret: str | None) -> str | None:
+    """The id of the PaymentIntent Stripe made for *invoice*'s payment.
+
+    Read from the invoice's (expanded) ``payments``; else from the client
+    secret, which is that PaymentIntent's id followed by ``_secret_``.
+    """
+    payments = invoice.payments
+    for paid in payments.data if payments is not None else []:
+        intent = paid.payment.payment_intent if paid.payment else None
+        if intent is not None:
+            return intent if isinstance(intent, str) else intent.id
+    if client_secret and "_secret_" in client_secret:
+        return client_secret.split("_secret_", 1)[0]
+    return None
+
+
+def _digest(seed: str) -> str:
+    """A hex digest of *seed*, for keys and ids derived from what they name."""
+    return hashlib.sha256(seed.encode()).hexdigest()
+
+
+#: Our intervals and coupon durations, as Stripe spells them (the same words).
+INTERVALS: dict[str, Literal["day", "month", "week", "year"]] = {
+    "day": "day",
+    "week": "week",
+    "month": "month",
+    "year": "year",
+}
+DURATIONS: dict[str, Literal["forever", "once", "repeating"]] = {
+    "forever": "forever",
+    "once": "once",
+    "repeating": "repeating",
+}
+
+
+def _interval(value: str) -> Literal["day", "month", "week", "year"]:
+    """Our interval as Stripe's; :class:`GatewayError` for one Stripe lacks."""
+    if value not in INTERVALS:
+        raise GatewayError(f"Stripe cannot bill every {value}.")
+    return INTERVALS[value]
+
+
+def _duration(value: str) -> Literal["forever", "once", "repeating"]:
+    """Our coupon duration as Stripe's; :class:`GatewayError` for another."""
+    if value not in DURATIONS:
+        raise GatewayError(f"Stripe has no coupon duration {value}.")
+    return DURATIONS[value]
 
 
 def _metadata(request: PaymentRequest) -> dict[str, str]:

@@ -43,6 +43,8 @@ from flask_paylinks.db.limits import claim
 from flask_paylinks.db.models import Coupon, Payment, PaymentLink, PaymentState, utcnow
 from flask_paylinks.db.session import session
 from flask_paylinks.gateways.base import (
+    ChargeLine,
+    DiscountTerms,
     GatewayError,
     PaymentRequest,
     RecurringTerms,
@@ -339,7 +341,21 @@ def _payment_request(payment: Payment, attempt: str) -> PaymentRequest:
             interval=payment.recurring_interval,
             interval_count=payment.recurring_interval_count or 1,
         )
+    lines = tuple(
+        ChargeLine(
+            product_id=int(line["product_id"]),
+            name=str(line["name"]),
+            unit_amount=int(line["unit_amount"]),
+            quantity=int(line["quantity"]),
+            interval=line.get("interval"),
+            interval_count=line.get("interval_count"),
+        )
+        for line in snapshot.get("lines", [])
+        if line.get("product_id") is not None
+    )
     return PaymentRequest(
+        lines=lines,
+        discount=_discount_terms(payment, snapshot),
         idempotency_key=payment.idempotency_key,
         reference=payment.reference,
         amount=payment.amount_total,
@@ -353,6 +369,26 @@ def _payment_request(payment: Payment, attempt: str) -> PaymentRequest:
         payment_id=payment.id,
         link_id=payment.link_id,
         attempt=attempt_tag(attempt),
+    )
+
+
+def _discount_terms(payment: Payment, snapshot: dict[str, Any]) -> DiscountTerms | None:
+    """The snapshot's coupon, and the products its stored row limits it to."""
+    terms = snapshot.get("coupon")
+    if not terms:
+        return None
+    coupon = session().get(Coupon, payment.coupon_id) if payment.coupon_id else None
+    limited = None
+    if coupon is not None and not coupon.applies_to_all and coupon.product_ids:
+        limited = frozenset(coupon.product_ids)
+    return DiscountTerms(
+        code=str(terms.get("code") or payment.coupon_code or ""),
+        percent_off_bp=terms.get("percent_off_bp"),
+        amount_off=terms.get("amount_off"),
+        currency=terms.get("currency"),
+        duration=str(terms.get("duration") or "once"),
+        duration_in_months=terms.get("duration_in_months"),
+        applies_to=limited,
     )
 
 

@@ -39,6 +39,7 @@ from flask_paylinks.core.errors import NotFound, Unavailable
 from flask_paylinks.db.models import GatewayEvent, Payment, PaymentState, utcnow
 from flask_paylinks.db.session import session
 from flask_paylinks.gateways.base import Outcome, PaymentUpdate, StripeEvent
+from flask_paylinks.payments import subscriptions
 from flask_paylinks.payments.updates import apply_event
 from flask_paylinks.state import paylinks_state
 
@@ -110,13 +111,15 @@ def receive(event: StripeEvent) -> Received:
 
 
 def _receive(event: StripeEvent) -> Received:
-    if event.type not in OUTCOMES:
+    if event.type not in OUTCOMES and event.type not in subscriptions.EVENTS:
         return _park(event, None, "unhandled_type", f"no handler for {event.type}")
     if event.account is not None:
         # Connected accounts are not matched to owners yet: touch no payment.
         return _park(
             event, None, "unknown_account", f"no owner has account {event.account}"
         )
+    if event.type in subscriptions.EVENTS:
+        return subscriptions.receive(event)
     payment = _payment_of(event)
     if payment is None:
         return _park(

@@ -19,6 +19,21 @@ and nothing else:
   returns them. Likewise ``reason`` on ``POST /v1/refunds``
   (https://docs.stripe.com/api/refunds/create), put back on the Refund.
 
+- **Billing that localstripe lacks or has only in an old form**, served by
+  the edge itself (:class:`Billing`) in the shapes Stripe documents for API
+  version 2025-03-31.basil and later: Prices (``POST /v1/prices``, ``GET
+  /v1/prices/{id}``, https://docs.stripe.com/api/prices/object), and
+  Subscriptions with today's parameters (``POST /v1/subscriptions`` with
+  ``items[][price]``, ``add_invoice_items``, ``discounts``,
+  ``payment_behavior=default_incomplete``, ``payment_settings``, ``expand``;
+  ``GET`` and ``DELETE /v1/subscriptions/{id}``; ``GET /v1/invoices/{id}``).
+  The subscription's Customer, Products and Coupon are localstripe's own
+  (read back through it, 404 when missing), and so is the first invoice's
+  PaymentIntent, created on localstripe for the invoice's total: its client
+  secret is the invoice's ``confirmation_secret``. ``applies_to`` on ``POST
+  /v1/coupons`` is taken off and put back on the Coupon, like the extras
+  above.
+
 It also records every request (method, path, headers, form fields) for
 assertions at the HTTP edge, and injects faults: :meth:`StripeEdge.fail`
 answers the next requests with Stripe's 500 ``api_error`` before they reach
@@ -91,6 +106,7 @@ class StripeEdge:
     lost: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
     url: str = ""
+    billing: Billing = field(default_factory=lambda: Billing())
 
     def fail(self, times: int) -> None:
         """Answer the next *times* API requests with a 500, unprocessed."""
@@ -106,6 +122,13 @@ class StripeEdge:
             self.requests.clear()
             self.saved.clear()
             self.failures = self.lost = 0
+            self.billing = Billing()
+
+    def posts_to(self, prefix: str) -> list[Recorded]:
+        """The POSTs made to paths starting with *prefix*."""
+        return [
+            r for r in self.requests if r.method == "POST" and r.path.startswith(prefix)
+        ]
 
     def posts(self, path: str) -> list[Recorded]:
         """The POSTs made to *path*."""
@@ -178,6 +201,18 @@ class _Handler(BaseHTTPRequestHandler):
     def _forward(
         self, path: str, form: list[tuple[str, str]], body: bytes
     ) -> tuple[int, bytes]:
+        faked = self.edge.billing.serve(self, path, form)
+        if faked is not None:
+            return faked
+        applies_to = [v for k, v in form if k.startswith("applies_to[products]")]
+        if self.command == "POST" and path == "/v1/coupons" and applies_to:
+            kept = [(k, v) for k, v in form if not k.startswith("applies_to[")]
+            status, answer = self.upstream(self.command, path, kept)
+            if status == 200:
+                coupon = json.loads(answer)
+                coupon["applies_to"] = {"products": applies_to}
+                answer = json.dumps(coupon).encode()
+            return status, answer
         extras: dict[str, str] = {}
         if self.command == "POST" and path in EXTRAS:
             names = EXTRAS[path]
@@ -211,6 +246,23 @@ class _Handler(BaseHTTPRequestHandler):
             answer = json.dumps(intent).encode()
         return status, answer
 
+    def upstream(
+        self, method: str, path: str, form: list[tuple[str, str]] | None = None
+    ) -> tuple[int, bytes]:
+        """Ask localstripe itself, with this request's credentials."""
+        data = urlencode(form).encode() if form is not None else None
+        request = urllib.request.Request(  # noqa: S310 (local http)
+            self.edge.upstream + path,
+            data=data,
+            method=method,
+            headers={"Authorization": self.headers.get("Authorization", "")},
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310
+                return response.status, response.read()
+        except urllib.error.HTTPError as error:
+            return error.code, error.read()
+
     def _answer(self, status: int, body: bytes, *, replayed: bool = False) -> None:
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
@@ -219,6 +271,302 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header("Idempotent-Replayed", "true")
         self.end_headers()
         self.wfile.write(body)
+
+
+def _nested(form: list[tuple[str, str]]) -> dict[str, Any]:
+    """Stripe's form encoding (``items[0][price]=…``) as dicts and lists."""
+    root: dict[str, Any] = {}
+    for key, value in form:
+        parts = key.replace("]", "").split("[")
+        node: Any = root
+        for part, following in zip(parts, [*parts[1:], None], strict=True):
+            if following is None:
+                node[part] = value
+                break
+            node = node.setdefault(part, {})
+    return _lists(root)
+
+
+def _lists(node: Any) -> Any:
+    """Dicts keyed ``0, 1, …`` become lists, all the way down."""
+    if not isinstance(node, dict):
+        return node
+    if node and all(key.isdigit() for key in node):
+        return [_lists(node[key]) for key in sorted(node, key=int)]
+    return {key: _lists(value) for key, value in node.items()}
+
+
+def _missing(kind: str, ident: str) -> tuple[int, bytes]:
+    body = {
+        "error": {
+            "type": "invalid_request_error",
+            "code": "resource_missing",
+            "message": f"No such {kind}: '{ident}'",
+        }
+    }
+    return 404, json.dumps(body).encode()
+
+
+def _bad(message: str) -> tuple[int, bytes]:
+    return 400, _api_error(400, "invalid_request_error", message)
+
+
+def _new_id(prefix: str) -> str:
+    return f"{prefix}_{os.urandom(12).hex()}"
+
+
+@dataclass
+class Billing:
+    """Prices, Subscriptions and their first Invoices, as Stripe documents them."""
+
+    prices: dict[str, dict[str, Any]] = field(default_factory=dict)
+    subscriptions: dict[str, dict[str, Any]] = field(default_factory=dict)
+    invoices: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def serve(
+        self, handler: _Handler, path: str, form: list[tuple[str, str]]
+    ) -> tuple[int, bytes] | None:
+        """The answer to a faked endpoint, or ``None`` to forward the request."""
+        method, parts = handler.command, path.strip("/").split("/")
+        if parts[:2] == ["v1", "prices"]:
+            if method == "POST" and len(parts) == 2:
+                return self._create_price(handler, _nested(form))
+            if method == "GET" and len(parts) == 3:
+                return self._read(self.prices, "price", parts[2])
+        if parts[:2] == ["v1", "subscriptions"]:
+            if method == "POST" and len(parts) == 2:
+                return self._create_subscription(handler, _nested(form))
+            if method == "GET" and len(parts) == 3:
+                return self._read(self.subscriptions, "subscription", parts[2])
+            if method == "DELETE" and len(parts) == 3:
+                return self._cancel(parts[2])
+        if parts[:2] == ["v1", "invoices"] and method == "GET" and len(parts) == 3:
+            return self._read(self.invoices, "invoice", parts[2])
+        return None
+
+    @staticmethod
+    def _read(store: dict[str, Any], kind: str, ident: str) -> tuple[int, bytes]:
+        if ident not in store:
+            return _missing(kind, ident)
+        return 200, json.dumps(store[ident]).encode()
+
+    def _create_price(
+        self, handler: _Handler, params: dict[str, Any]
+    ) -> tuple[int, bytes]:
+        product = params.get("product", "")
+        status, _ = handler.upstream("GET", f"/v1/products/{product}")
+        if status != 200:
+            return _missing("product", product)
+        amount = params.get("unit_amount", "")
+        if not amount.isdigit() or not params.get("currency"):
+            return _bad("unit_amount and currency are required.")
+        recurring = params.get("recurring")
+        price = {
+            "id": _new_id("price"),
+            "object": "price",
+            "active": True,
+            "billing_scheme": "per_unit",
+            "created": int(time.time()),
+            "currency": params["currency"],
+            "livemode": False,
+            "metadata": params.get("metadata", {}),
+            "product": product,
+            "recurring": None
+            if recurring is None
+            else {
+                "interval": recurring["interval"],
+                "interval_count": int(recurring.get("interval_count", 1)),
+                "usage_type": "licensed",
+            },
+            "type": "one_time" if recurring is None else "recurring",
+            "unit_amount": int(amount),
+        }
+        self.prices[price["id"]] = price
+        return 200, json.dumps(price).encode()
+
+    def _create_subscription(
+        self, handler: _Handler, params: dict[str, Any]
+    ) -> tuple[int, bytes]:
+        customer = params.get("customer", "")
+        if handler.upstream("GET", f"/v1/customers/{customer}")[0] != 200:
+            return _missing("customer", customer)
+        if params.get("payment_behavior") not in (None, "default_incomplete"):
+            return _bad("edge: only payment_behavior=default_incomplete is served.")
+        items, extras = params.get("items", []), params.get("add_invoice_items", [])
+        if len(items) != 1:
+            return _bad("edge: one subscription item is served.")
+        lines: list[dict[str, Any]] = []
+        for item, recurring in [(i, True) for i in items] + [
+            (i, False) for i in extras
+        ]:
+            price = self.prices.get(item.get("price", ""))
+            if price is None:
+                return _missing("price", item.get("price", ""))
+            if (price["type"] == "recurring") != recurring:
+                return _bad(
+                    f"The price {price['id']} is not of the kind this list takes."
+                )
+            quantity = int(item.get("quantity", 1))
+            lines.append(
+                {
+                    "id": _new_id("il"),
+                    "object": "line_item",
+                    "amount": price["unit_amount"] * quantity,
+                    "currency": price["currency"],
+                    "quantity": quantity,
+                    "pricing": {
+                        "type": "price_details",
+                        "price_details": {
+                            "price": price["id"],
+                            "product": price["product"],
+                        },
+                        "unit_amount_decimal": str(price["unit_amount"]),
+                    },
+                }
+            )
+        currency = lines[0]["currency"]
+        if any(line["currency"] != currency for line in lines):
+            return _bad("All prices of a subscription must have the same currency.")
+        discount, discounts = 0, []
+        for entry in params.get("discounts", []):
+            code = entry.get("coupon", "")
+            status, body = handler.upstream("GET", f"/v1/coupons/{code}")
+            if status != 200:
+                return _missing("coupon", code)
+            coupon = json.loads(body)
+            limited = coupon.get("applies_to", {}).get("products")
+            eligible = sum(
+                line["amount"]
+                for line in lines
+                if not limited or line["pricing"]["price_details"]["product"] in limited
+            )
+            if coupon.get("percent_off") is not None:
+                off = int(eligible * float(coupon["percent_off"]) / 100 + 0.5)
+            else:
+                off = int(coupon.get("amount_off") or 0)
+            discount += max(0, min(off, eligible))
+            discounts.append(
+                {"id": _new_id("di"), "object": "discount", "coupon": coupon}
+            )
+        subscription_id = _new_id("sub")
+        subtotal = sum(line["amount"] for line in lines)
+        total = subtotal - discount
+        intent = None
+        if total > 0:
+            status, body = handler.upstream(
+                "POST",
+                "/v1/payment_intents",
+                [
+                    ("amount", str(total)),
+                    ("currency", currency),
+                    ("customer", customer),
+                ],
+            )
+            if status != 200:
+                return status, body
+            intent = json.loads(body)
+        invoice_id = _new_id("in")
+        invoice = {
+            "id": invoice_id,
+            "object": "invoice",
+            "amount_due": total,
+            "amount_paid": 0,
+            "amount_remaining": total,
+            "billing_reason": "subscription_create",
+            "collection_method": "charge_automatically",
+            "created": int(time.time()),
+            "currency": currency,
+            "customer": customer,
+            "discounts": [d["id"] for d in discounts],
+            "lines": {"object": "list", "data": lines, "has_more": False},
+            "livemode": False,
+            "parent": {
+                "type": "subscription_details",
+                "subscription_details": {
+                    "subscription": subscription_id,
+                    "metadata": params.get("metadata", {}),
+                },
+            },
+            "status": "open" if total else "paid",
+            "subtotal": subtotal,
+            "total": total,
+            "total_discount_amounts": [
+                {"amount": discount, "discount": d["id"]} for d in discounts
+            ],
+            "confirmation_secret": None
+            if intent is None
+            else {"client_secret": intent["client_secret"], "type": "payment_intent"},
+            "payments": {
+                "object": "list",
+                "has_more": False,
+                "data": []
+                if intent is None
+                else [
+                    {
+                        "id": _new_id("inpay"),
+                        "object": "invoice_payment",
+                        "amount_requested": total,
+                        "currency": currency,
+                        "invoice": invoice_id,
+                        "is_default": True,
+                        "payment": {
+                            "type": "payment_intent",
+                            "payment_intent": intent["id"],
+                        },
+                        "status": "open",
+                    }
+                ],
+            },
+        }
+        self.invoices[invoice_id] = invoice
+        now = int(time.time())
+        subscription = {
+            "id": subscription_id,
+            "object": "subscription",
+            "collection_method": "charge_automatically",
+            "created": now,
+            "currency": currency,
+            "customer": customer,
+            "description": params.get("description"),
+            "discounts": [d["id"] for d in discounts],
+            "items": {
+                "object": "list",
+                "has_more": False,
+                "data": [
+                    {
+                        "id": _new_id("si"),
+                        "object": "subscription_item",
+                        "price": self.prices[items[0]["price"]],
+                        "quantity": int(items[0].get("quantity", 1)),
+                        "current_period_start": now,
+                        "current_period_end": now + 30 * 86400,
+                    }
+                ],
+            },
+            "latest_invoice": invoice_id,
+            "livemode": False,
+            "metadata": params.get("metadata", {}),
+            "payment_settings": params.get("payment_settings", {}),
+            "status": "incomplete" if total else "active",
+        }
+        self.subscriptions[subscription_id] = subscription
+        expand = params.get("expand", [])
+        answer = dict(subscription)
+        if any(path.startswith("latest_invoice") for path in expand):
+            shown = dict(invoice)
+            for includable in ("confirmation_secret", "payments"):
+                if f"latest_invoice.{includable}" not in expand:
+                    shown.pop(includable)
+            answer["latest_invoice"] = shown
+        return 200, json.dumps(answer).encode()
+
+    def _cancel(self, ident: str) -> tuple[int, bytes]:
+        subscription = self.subscriptions.get(ident)
+        if subscription is None:
+            return _missing("subscription", ident)
+        subscription["status"] = "canceled"
+        subscription["canceled_at"] = int(time.time())
+        return 200, json.dumps(subscription).encode()
 
 
 @contextlib.contextmanager

@@ -518,7 +518,7 @@ def test_an_unhandled_event_type_is_parked(
     stripe_app: Flask, client: FlaskClient
 ) -> None:
     pending_payment(stripe_app)
-    event = _event("charge.dispute.created", {"id": "dp_1", "object": "dispute"})
+    event = _event("customer.created", {"id": "cus_1", "object": "customer"})
     assert deliver(client, event) == (200, "parked\n")
     (row,) = events(stripe_app)
     assert review(row)["reason"] == "unhandled_type"
