@@ -19,7 +19,8 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from flask_paylinks.db.models import Payment, PaymentLink, Product
-from flask_paylinks.gateways.base import StartedPayment
+from flask_paylinks.gateways.base import PaymentRequest, StartedPayment
+from flask_paylinks.gateways.sandbox import SandboxGateway
 from flask_paylinks.gateways.stripe import STRIPE_JS_CSP, StripeGateway
 
 from ..checkout.conftest import Shop, submission
@@ -160,6 +161,12 @@ def test_another_stripe_js_url_allows_its_origin_instead() -> None:
 
 
 def test_the_sandbox_pages_name_no_stripe_origin(host_a: Flask) -> None:
+    sandbox = SandboxGateway()
+    started = sandbox.start_payment(
+        PaymentRequest("k" * 32, "PL-1", 100, "USD", "A thing")
+    )
+    assert sandbox.browser_step(started, brand_color="#000000", return_url="") is None
+    assert sandbox.content_security_policy() == {}
     shop = Shop(host_a)
     link = shop.link([{"product": shop.product()}])
     response = host_a.test_client().get(f"/pay/{link.slug}")
