@@ -50,8 +50,9 @@ bench-followups:  ## follow-ups/s and backlog: 40 payers for 60 s, RQ (2 workers
 bench-sends:  ## queueing a send to 100,000 contacts on PostgreSQL next to a floor, and the send rate with 1 and 4 workers; BENCH_ARGS="--contacts 20000 --small 2000 --rate-contacts 300" to shorten
 	$(VENV)/python benchmarks/sends.py $(BENCH_ARGS)
 
-lighthouse:  ## Lighthouse (mobile) on the demo checkout; needs `npm install lighthouse` in $$LIGHTHOUSE_DIR (default /tmp/lh)
+lighthouse:  ## Lighthouse (mobile) on the demo checkout and on Stripe's payment step (localstripe + the tests' Stripe.js shim); needs `npm install lighthouse` in $$LIGHTHOUSE_DIR (default /tmp/lh)
 	benchmarks/lighthouse.sh
+	$(VENV)/python -m benchmarks.lighthouse_stripe
 
 mutation:  ## mutation score of core/money.py and core/pricing.py against tests/core (mutmut; 2-5 min on one core)
 	@scripts/bootstrap.sh

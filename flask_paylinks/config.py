@@ -92,6 +92,11 @@ DEFAULTS: dict[str, ConfigKey] = {
         "Base URL of the Stripe API. Unset: Stripe itself. Tests point it at a "
         "local Stripe-compatible server.",
     ),
+    "PAYLINKS_STRIPE_JS_URL": ConfigKey(
+        "https://js.stripe.com/v3/",
+        "URL of Stripe.js, which the checkout's payment step loads. Keep Stripe's "
+        "own; tests point it at a stand-in. The checkout's CSP allows its origin.",
+    ),
     # Jobs
     "PAYLINKS_REDIS_URL": ConfigKey(
         None,
@@ -567,6 +572,14 @@ def _check_stripe_keys(config: Mapping[str, Any]) -> None:
         raise ConfigError(
             f"PAYLINKS_STRIPE_API_BASE={api_base!r} must be an http(s) URL, e.g. "
             "'http://127.0.0.1:8420', or None for Stripe itself."
+        )
+    js_url = config.get("PAYLINKS_STRIPE_JS_URL")
+    if not isinstance(js_url, str) or not re.fullmatch(
+        r"https?://[^/\s]+(/[^\s]*)?", js_url
+    ):
+        raise ConfigError(
+            f"PAYLINKS_STRIPE_JS_URL={js_url!r} must be an http(s) URL, e.g. "
+            "'https://js.stripe.com/v3/'."
         )
 
 

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from flask_paylinks.gateways.base import (
+    BrowserStep,
     Gateway,
     GatewayError,
     Outcome,
@@ -18,6 +19,7 @@ from flask_paylinks.gateways.base import (
 from flask_paylinks.gateways.sandbox import SandboxGateway
 
 __all__ = [
+    "BrowserStep",
     "Gateway",
     "GatewayError",
     "Outcome",
@@ -34,12 +36,13 @@ __all__ = [
 def create_gateway(config: Mapping[str, Any]) -> Gateway:
     """The gateway ``PAYLINKS_GATEWAY`` names, built from its keys."""
     if config["PAYLINKS_GATEWAY"] == "stripe":
-        from flask_paylinks.gateways.stripe import StripeGateway
+        from flask_paylinks.gateways.stripe import STRIPE_JS_URL, StripeGateway
 
         return StripeGateway(
             secret_key=config["PAYLINKS_STRIPE_SECRET_KEY"],
             publishable_key=config["PAYLINKS_STRIPE_PUBLISHABLE_KEY"],
             webhook_secret=config.get("PAYLINKS_STRIPE_WEBHOOK_SECRET"),
             api_base=config.get("PAYLINKS_STRIPE_API_BASE"),
+            js_url=config.get("PAYLINKS_STRIPE_JS_URL") or STRIPE_JS_URL,
         )
     return SandboxGateway()

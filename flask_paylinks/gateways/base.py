@@ -10,6 +10,9 @@ A gateway also says what the browser's payment step needs:
 sandbox's card fields), or ``None`` when the provider takes the card in its
 own widget; :meth:`Gateway.confirm` turns what those fields held into the
 payment's outcome, or ``None`` when the outcome comes later (a webhook).
+:meth:`Gateway.browser_step` gives what a provider's own widget needs
+(:class:`BrowserStep`: its script, keys, styling and return URL), and
+:meth:`Gateway.content_security_policy` the origins it loads from.
 """
 
 from __future__ import annotations
@@ -146,6 +149,31 @@ class RefundResult:
     failure_message: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class BrowserStep:
+    """What the customer's browser needs to confirm a payment with the provider.
+
+    The page loads :attr:`script_url`, builds the provider's payment widget
+    from :attr:`publishable_key` and :attr:`client_secret`, styled with
+    :attr:`appearance`, and confirms; the provider then sends the customer to
+    :attr:`return_url`. :attr:`confirms` names what the client secret is the
+    secret of: ``"payment"`` for a one-time payment; a subscription's first
+    invoice is confirmed the same way.
+    """
+
+    script_url: str
+    publishable_key: str
+    client_secret: str
+    return_url: str
+    appearance: Mapping[str, Any] = field(default_factory=dict)
+    confirms: str = "payment"
+
+
+#: Content-Security-Policy directives a gateway's browser step needs, e.g.
+#: ``{"script-src": ("https://js.stripe.com",)}``.
+CspSources = Mapping[str, tuple[str, ...]]
+
+
 class GatewayError(Unavailable):
     """The provider could not be reached or refused the request."""
 
@@ -224,6 +252,20 @@ class Gateway(Protocol):
 
         ``None`` when the outcome is reported later, by webhook.
         """
+
+    def browser_step(
+        self, started: StartedPayment, *, brand_color: str, return_url: str
+    ) -> BrowserStep | None:
+        """What the browser needs to confirm *started* with the provider.
+
+        ``None`` when the provider needs no browser step of its own (the
+        sandbox takes the card in :meth:`payment_fields`). *brand_color* is
+        the link's colour (``#RRGGBB``); *return_url* is absolute, where the
+        provider sends the customer once confirmed.
+        """
+
+    def content_security_policy(self) -> CspSources:
+        """The origins the browser step needs, by CSP directive (empty: none)."""
 
     def refund(self, request: RefundRequest) -> RefundResult:
         """Refund (part of) a succeeded payment; one refund per idempotency key.

@@ -19,6 +19,8 @@ from wtforms import Form, StringField
 from wtforms.validators import InputRequired, ValidationError
 
 from flask_paylinks.gateways.base import (
+    BrowserStep,
+    CspSources,
     Outcome,
     PaymentRequest,
     PaymentUpdate,
@@ -213,3 +215,13 @@ class SandboxGateway:
     ) -> PaymentUpdate:
         """Charge the test card typed in :meth:`payment_fields`."""
         return self.charge(started.gateway_payment_id, str(fields.get("number") or ""))
+
+    def browser_step(
+        self, started: StartedPayment, *, brand_color: str, return_url: str
+    ) -> BrowserStep | None:
+        """None: the sandbox's card fields are on our own page."""
+        return None
+
+    def content_security_policy(self) -> CspSources:
+        """No origin besides ours."""
+        return {}

@@ -16,6 +16,7 @@ import json
 import logging
 from collections.abc import Mapping
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 import stripe
 from stripe.params import (
@@ -29,7 +30,9 @@ from stripe.params import (
 )
 
 from flask_paylinks.gateways.base import (
+    BrowserStep,
     ChargeLine,
+    CspSources,
     DiscountTerms,
     GatewayError,
     PaymentRequest,
@@ -54,6 +57,20 @@ log = logging.getLogger(__name__)
 API_VERSION = "2026-10-28.endive"
 #: Retries of a request that failed on the network, with a 409 or a 5xx.
 NETWORK_RETRIES = 2
+#: Where Stripe.js is loaded from (``PAYLINKS_STRIPE_JS_URL``'s default).
+STRIPE_JS_URL = "https://js.stripe.com/v3/"
+#: The origins Stripe documents for a Content-Security-Policy that allows
+#: Stripe.js: its script, its frames (and 3-D Secure's), its API calls.
+STRIPE_JS_CSP: dict[str, tuple[str, ...]] = {
+    "script-src": ("https://js.stripe.com",),
+    "frame-src": ("https://js.stripe.com", "https://hooks.stripe.com"),
+    "connect-src": ("https://api.stripe.com",),
+}
+#: Text, background and error colours of the Payment Element: readable on
+#: each other (WCAG AA), whatever the link's brand colour.
+ELEMENT_TEXT = "#111827"
+ELEMENT_BACKGROUND = "#FFFFFF"
+ELEMENT_DANGER = "#B91C1C"
 #: Said to the customer when Stripe cannot be reached: nothing was charged.
 UNREACHABLE = "The payment service did not answer. Nothing was charged; try again."
 
@@ -75,8 +92,10 @@ class StripeGateway:
         publishable_key: str,
         webhook_secret: str | None = None,
         api_base: str | None = None,
+        js_url: str = STRIPE_JS_URL,
     ) -> None:
         self.publishable_key = publishable_key
+        self.js_url = js_url
         self._has_keys = bool(secret_key) and bool(publishable_key)
         self.webhook_secret = webhook_secret
         self.test_mode = secret_key.startswith(("sk_test_", "rk_test_"))
@@ -435,6 +454,45 @@ class StripeGateway:
             self.client.v1.subscriptions.cancel(subscription_id)
         except stripe.StripeError:
             log.exception("could not cancel subscription %s", subscription_id)
+
+    def browser_step(
+        self, started: StartedPayment, *, brand_color: str, return_url: str
+    ) -> BrowserStep | None:
+        """Stripe.js and the PaymentIntent's client secret, for the Payment Element.
+
+        The Appearance API styles the Element: *brand_color* as its primary
+        colour, on a white background with near-black text. ``None`` when
+        the PaymentIntent has no client secret (nothing to confirm).
+        """
+        if not started.client_secret:
+            return None
+        return BrowserStep(
+            script_url=self.js_url,
+            publishable_key=self.publishable_key,
+            client_secret=started.client_secret,
+            return_url=return_url,
+            appearance={
+                "theme": "stripe",
+                "variables": {
+                    "colorPrimary": brand_color,
+                    "colorText": ELEMENT_TEXT,
+                    "colorBackground": ELEMENT_BACKGROUND,
+                    "colorDanger": ELEMENT_DANGER,
+                },
+            },
+        )
+
+    def content_security_policy(self) -> CspSources:
+        """Stripe's documented origins for Stripe.js; another Stripe.js URL's origin.
+
+        A Stripe.js served from elsewhere (``PAYLINKS_STRIPE_JS_URL``, a test
+        stand-in) loads, frames and calls its own origin instead.
+        """
+        parts = urlsplit(self.js_url)
+        origin = f"{parts.scheme}://{parts.netloc}"
+        if origin == "https://js.stripe.com":
+            return STRIPE_JS_CSP
+        return dict.fromkeys(STRIPE_JS_CSP, (origin,))
 
 
 def _invoice_intent(invoice: stripe.Invoice, client_secret: str | None) -> str | None:

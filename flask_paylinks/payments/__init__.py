@@ -18,15 +18,18 @@ The merchant's decisions on what a customer typed are in
 
 from flask_paylinks.payments import followups
 from flask_paylinks.payments.checkout import (
+    ConfirmInBrowser,
     Declined,
     Paid,
     PayCommand,
+    PaymentStep,
     PayResult,
     Refused,
     Taken,
     TermsChanged,
     Unavailable,
     pay,
+    payment_step,
 )
 from flask_paylinks.payments.contact_changes import (
     apply_contact_changes,
@@ -52,6 +55,7 @@ from flask_paylinks.payments.updates import abandon_stale, apply_update, watch_c
 
 __all__ = [
     "Checkout",
+    "ConfirmInBrowser",
     "Customer",
     "Declined",
     "LinkTaken",
@@ -60,6 +64,7 @@ __all__ = [
     "PayCommand",
     "PayResult",
     "PaymentNotStarted",
+    "PaymentStep",
     "Priced",
     "Refused",
     "Taken",
@@ -76,6 +81,7 @@ __all__ = [
     "get_by_reference",
     "new_attempt",
     "pay",
+    "payment_step",
     "price",
     "reprice",
     "start_checkout",

@@ -4,7 +4,8 @@
 order once, under the claims (:func:`~flask_paylinks.payments.start.start_checkout`),
 starts the payment once per attempt, runs the gateway's confirm step, and
 returns exactly one of :class:`Paid`, :class:`Declined`, :class:`TermsChanged`,
-:class:`Refused`, :class:`Taken` or :class:`Unavailable`. The web layer
+:class:`Refused`, :class:`Taken`, :class:`Unavailable` or
+:class:`ConfirmInBrowser` (then :func:`payment_step`). The web layer
 turns each into its page; nothing here knows about HTTP.
 """
 
@@ -16,7 +17,8 @@ from typing import Any
 
 from flask_paylinks.core.errors import InvalidInput
 from flask_paylinks.core.pricing import Choices, PricingError, Quote
-from flask_paylinks.db.models import PaymentLink, PaymentState
+from flask_paylinks.db.models import Payment, PaymentLink, PaymentState
+from flask_paylinks.gateways.base import BrowserStep
 from flask_paylinks.payments.prices import fallback_quote, reprice
 from flask_paylinks.payments.start import (
     Checkout,
@@ -25,6 +27,7 @@ from flask_paylinks.payments.start import (
     NewTerms,
     PaymentNotStarted,
     new_attempt,
+    resume_started,
     start_checkout,
 )
 from flask_paylinks.payments.updates import apply_event
@@ -109,7 +112,57 @@ class Unavailable:
     new_attempt: str
 
 
-PayResult = Paid | Declined | TermsChanged | Refused | Taken | Unavailable
+@dataclass(frozen=True, slots=True)
+class ConfirmInBrowser:
+    """The payment is started; the customer confirms it in the gateway's widget.
+
+    :func:`payment_step` gives what that step draws; *attempt* names the
+    payment to it.
+    """
+
+    slug: str
+    reference: str
+    attempt: str
+
+
+PayResult = (
+    Paid | Declined | TermsChanged | Refused | Taken | Unavailable | ConfirmInBrowser
+)
+
+
+@dataclass(frozen=True, slots=True)
+class PaymentStep:
+    """The browser's payment step of one payment.
+
+    *step* is ``None`` when there is nothing left to confirm (the payment is
+    settled, or the gateway needs no browser step): show the receipt.
+    """
+
+    payment: Payment
+    step: BrowserStep | None
+
+
+def payment_step(
+    link: PaymentLink,
+    reference: str,
+    attempt: str,
+    *,
+    brand_color: str,
+    return_url: str,
+) -> PaymentStep:
+    """What the payment step of *attempt*'s payment shows; safe to reload.
+
+    The gateway is asked with the payment's own idempotency key, so a reload
+    gets the same PaymentIntent back. Raises
+    :class:`~flask_paylinks.core.errors.NotFound` and
+    :class:`~flask_paylinks.payments.start.PaymentNotStarted`.
+    """
+    payment, started = resume_started(link, reference, attempt)
+    if started is None:
+        return PaymentStep(payment, None)
+    gateway = paylinks_state().gateway
+    step = gateway.browser_step(started, brand_color=brand_color, return_url=return_url)
+    return PaymentStep(payment, step)
 
 
 def pay(link: PaymentLink, command: PayCommand) -> PayResult:
@@ -153,6 +206,9 @@ def _confirm(
                 # Committed as succeeded: answer from what was read before.
                 return Paid(slug, reference)
             payment = applied.payment or payment
+        else:
+            # The outcome comes later: the customer confirms in the browser.
+            return ConfirmInBrowser(slug, reference, command.attempt)
     if payment.state == PaymentState.FAILED:
         shown = checkout.quote or fallback_quote(link, command.choices)
         message = payment.failure_message or DID_NOT_GO_THROUGH

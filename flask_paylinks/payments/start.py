@@ -411,3 +411,36 @@ def _ensure_started(payment: Payment, attempt: str) -> StartedPayment | None:
         payment.gateway_subscription_id = started.gateway_subscription_id
         session().commit()
     return started
+
+
+#: Said when a payment step is opened after the gateway forgot the payment.
+STEP_EXPIRED = "This payment page expired. Start again; you have not been charged."
+
+
+def resume_started(
+    link: PaymentLink, reference: str, attempt: str
+) -> tuple[Payment, StartedPayment | None]:
+    """The payment of *attempt* on *link* and, while pending, the gateway's handle.
+
+    For the browser's payment step, opened or reloaded: the gateway is asked
+    again with the payment's own idempotency key and request, so it answers
+    with the payment it made first, never a second one. Nothing is stored
+    and nothing settled here. Raises
+    :class:`~flask_paylinks.core.errors.NotFound` when *reference* is not
+    the attempt's payment, and :class:`PaymentNotStarted` when the gateway
+    cannot be reached or answers with another payment.
+    """
+    payment = find_by_attempt(link, attempt) if is_attempt(attempt) else None
+    if payment is None or payment.reference != reference:
+        raise errors.NotFound("No such payment.")
+    if payment.state != PaymentState.PENDING:
+        return payment, None
+    gateway = paylinks_state().gateway
+    try:
+        started = gateway.start_payment(_payment_request(payment, attempt))
+    except GatewayError as error:
+        raise PaymentNotStarted(str(error)) from error
+    if payment.gateway_payment_id not in (None, started.gateway_payment_id):
+        log.warning("gateway answered payment %s with another id", reference)
+        raise PaymentNotStarted(STEP_EXPIRED)
+    return payment, started

@@ -26,4 +26,5 @@ blueprint.add_app_template_global(next_charge, "paylinks_next_charge")
 blueprint.add_app_template_global(input_tag, "paylinks_input")
 blueprint.add_app_template_global(field_tag, "paylinks_field")
 
-from flask_paylinks.web.checkout import views  # noqa: E402, F401  (registers the routes)
+# Importing the view modules registers their routes.
+from flask_paylinks.web.checkout import payment_step, views  # noqa: E402, F401

@@ -1,9 +1,9 @@
 """Response headers of the checkout pages: a nonce-based CSP and its friends.
 
 Scripts and styles run only from our origin or with the request's nonce;
-besides ours, only the gateway's origins are allowed (a gateway lists them
-in an optional ``csp_sources`` mapping, e.g. ``{"script-src":
-("https://js.stripe.com",)}``). No page may be framed.
+besides ours, only the gateway's origins are allowed (its
+``content_security_policy()``, e.g. ``{"script-src":
+("https://js.stripe.com",)}`` for Stripe.js). No page may be framed.
 """
 
 from __future__ import annotations
@@ -65,7 +65,7 @@ def policy(nonce: str, gateway_sources: Mapping[str, Iterable[str]]) -> str:
 def add_security_headers(response: Response) -> Response:
     """Set the CSP (with this request's nonce) and the other hardening headers."""
     gateway = paylinks_state().gateway
-    sources: Mapping[str, Iterable[str]] = getattr(gateway, "csp_sources", {}) or {}
+    sources: Mapping[str, Iterable[str]] = gateway.content_security_policy()
     return add_common_headers(
         response,
         policy=policy(csp_nonce(), sources),

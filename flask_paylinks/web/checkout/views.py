@@ -287,6 +287,15 @@ def _paid(posted: _Posted, result: payments.Paid) -> BaseResponse:
     return redirect(receipt_url_for(result.slug, result.reference), code=303)
 
 
+def _confirm_in_browser(
+    posted: _Posted, result: payments.ConfirmInBrowser
+) -> BaseResponse:
+    """The gateway's own payment step, on its own page (safe to reload)."""
+    from flask_paylinks.web.checkout.payment_step import step_url_for
+
+    return redirect(step_url_for(result.slug, result.reference, result.attempt), 303)
+
+
 def _declined(posted: _Posted, result: payments.Declined) -> str:
     posted.form.attempt.data = result.new_attempt  # paying again is a new attempt
     if posted.card_form is not None:
@@ -337,6 +346,7 @@ ANSWERS: dict[type, tuple[int, Callable[[_Posted, Any], str | BaseResponse]]] = 
     payments.Refused: (422, _refused),
     payments.Taken: (409, _taken),
     payments.Unavailable: (503, _unavailable),
+    payments.ConfirmInBrowser: (303, _confirm_in_browser),
 }
 
 
