@@ -146,7 +146,7 @@ class PayLinks:
             db=db,
             contacts=contacts,
             owner_loader=owner_loader,
-            gateway=opts.get("gateway") or create_gateway(app.config),
+            gateway=_check_gateway(opts.get("gateway")) or create_gateway(app.config),
             sms=opts.get("sms_sender") or create_sms_sender(app.config),
             email=opts.get("email_sender") or create_email_sender(app.config),
             jobs=JobQueue.from_config(app.config),
@@ -213,6 +213,22 @@ def _check_owner_loader(app: Flask, loader: Any) -> OwnerLoader:
             "on the app before PayLinks (the default owner is current_user.get_id())."
         )
     return default_owner_loader
+
+
+def _check_gateway(gateway: Any) -> Any:
+    """A host's own gateway, refused at start-up when it lacks part of the protocol."""
+    if gateway is None:
+        return None
+    from flask_paylinks.gateways.base import missing_members
+
+    missing = missing_members(gateway)
+    if missing:
+        raise ConfigError(
+            f"PayLinks gateway= lacks {', '.join(missing)} of the Gateway protocol "
+            "(flask_paylinks.gateways.Gateway); subclass or wrap a gateway that "
+            "has them."
+        )
+    return gateway
 
 
 def _check_forms(forms: Mapping[str, Any]) -> Mapping[str, type[Any]]:

@@ -135,6 +135,42 @@ def test_contacts_must_implement_the_protocol() -> None:
         PayLinks(app, db=db, contacts=HalfDirectory(), owner_loader=lambda: "1")
 
 
+def test_a_gateway_must_implement_the_protocol() -> None:
+    from flask_paylinks.gateways.sandbox import SandboxGateway
+
+    class OldGateway:
+        """A host's gateway written before the browser step existed."""
+
+        name = "old"
+        test_mode = True
+
+        def start_payment(self, request: object) -> None:
+            return None
+
+    app = _app()
+    db = SQLAlchemy()
+    db.init_app(app)
+    with pytest.raises(ConfigError, match="lacks browser_step, charges_problem"):
+        PayLinks(
+            app,
+            db=db,
+            contacts=InMemoryContactDirectory(),
+            owner_loader=lambda: "1",
+            gateway=OldGateway(),
+        )
+    sandbox = SandboxGateway()
+    second = _app()
+    db.init_app(second)
+    PayLinks(
+        second,
+        db=db,
+        contacts=InMemoryContactDirectory(),
+        owner_loader=lambda: "1",
+        gateway=sandbox,
+    )
+    assert second.extensions["paylinks"].gateway is sandbox
+
+
 def test_default_owner_loader_needs_flask_login() -> None:
     app = _app()
     db = SQLAlchemy()

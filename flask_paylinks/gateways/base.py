@@ -280,3 +280,17 @@ class Gateway(Protocol):
         Said to the merchant as it is (Text-to-Pay refuses a request with it),
         so it names what to fix, e.g. "Connect your Stripe account first."
         """
+
+
+def missing_members(gateway: object) -> list[str]:
+    """What of the :class:`Gateway` protocol *gateway* lacks, by name (sorted).
+
+    A host's own gateway is checked with it at start-up, so a missing method
+    fails there, naming the method, instead of on a customer's page.
+    """
+    wanted = set(Gateway.__annotations__) | {
+        name
+        for name, value in vars(Gateway).items()
+        if callable(value) and not name.startswith("_")
+    }
+    return sorted(name for name in wanted if not hasattr(gateway, name))
