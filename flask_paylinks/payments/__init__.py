@@ -16,7 +16,7 @@ The merchant's decisions on what a customer typed are in
 :mod:`~flask_paylinks.payments.repository`.
 """
 
-from flask_paylinks.payments import followups
+from flask_paylinks.payments import followups, reconcile
 from flask_paylinks.payments.checkout import (
     Declined,
     Paid,
@@ -83,3 +83,4 @@ __all__ = [
 ]
 
 followups.register()
+reconcile.register()
