@@ -34,6 +34,7 @@ from flask_paylinks.payments.contact_changes import (
 )
 from flask_paylinks.payments.followups import follow_up_success
 from flask_paylinks.payments.prices import Priced, fallback_quote, price, reprice
+from flask_paylinks.payments.reconcile import check_pending
 from flask_paylinks.payments.repository import (
     find_by_attempt,
     find_coupon,
@@ -68,6 +69,7 @@ __all__ = [
     "abandon_stale",
     "apply_contact_changes",
     "apply_update",
+    "check_pending",
     "dismiss_contact_changes",
     "fallback_quote",
     "find_by_attempt",
