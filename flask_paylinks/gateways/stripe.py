@@ -348,7 +348,12 @@ class StripeGateway:
         try:
             made = self.client.v1.payment_method_domains.create(params)
         except stripe.StripeError as error:
-            said = str(error.user_message or error)
+            retry = (stripe.APIConnectionError, stripe.APIError, stripe.RateLimitError)
+            said = (
+                "Stripe did not answer; try again."
+                if isinstance(error, retry)
+                else str(error.user_message or error)
+            )
             raise _refused_or_unreachable(error, said) from error
 
         def status(name: str) -> str:
