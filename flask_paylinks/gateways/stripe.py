@@ -108,7 +108,7 @@ class StripeGateway:
                 params, {"idempotency_key": request.idempotency_key}
             )
         except stripe.StripeError as error:
-            raise GatewayError(_said(error)) from error
+            raise _refused_or_unreachable(error, _said(error)) from error
         return StartedPayment(
             gateway_payment_id=intent.id,
             client_secret=intent.client_secret,
