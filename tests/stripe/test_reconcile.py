@@ -471,3 +471,44 @@ def test_the_command_says_what_it_did(
     bad = cli.invoke(args=["paylinks", "reconcile", "--older-than", "0"])
     assert bad.exit_code == 2
     assert "--older-than" in bad.output
+
+
+# -- the worker runs it from its sweep loop -------------------------------------
+
+
+@pytest.mark.slow
+def test_the_worker_reconciles_from_its_sweep_loop(
+    database_url: str,
+    stripe_config: dict[str, Any],
+    redis_url: str,
+    localstripe: LocalStripe,
+) -> None:
+    from flask_paylinks.jobs.queue import run_worker
+
+    app = crm_a.create_app(database_url, **stripe_config, PAYLINKS_REDIS_URL=redis_url)
+    with app.app_context():
+        crm_a.db.create_all()
+    try:
+        shop = Shop(app)
+        product = shop.product(name="Yoga class", unit_amount=2500, currency="EUR")
+        link = shop.link([{"product": product, "quantity": 2}])
+        payment = start(app, link, "attempt-worker-00001")
+        waiting = start(app, link, "attempt-worker-00002")
+        assert payment.gateway_payment_id is not None
+        assert waiting.gateway_payment_id is not None
+        customer_pays(localstripe, payment.gateway_payment_id, PAID_CARD)
+        age(app, payment.id)
+        age(app, waiting.id)
+
+        run_worker(app, burst=True)
+        assert row_of(app, payment.id).state == "succeeded"
+        assert row_of(app, waiting.id).state == "pending"
+        assert lookups(localstripe, waiting.gateway_payment_id) == 1
+
+        # Not due again before PAYLINKS_RECONCILE_SECONDS: no second look-up.
+        run_worker(app, burst=True)
+        assert lookups(localstripe, waiting.gateway_payment_id) == 1
+    finally:
+        with app.app_context():
+            crm_a.db.session.remove()
+            crm_a.db.engine.dispose()
