@@ -114,26 +114,52 @@ def worker(burst: bool) -> None:
 @paylinks_cli.command("reconcile")
 @click.option(
     "--older-than",
+    "minutes",
     type=click.IntRange(min=1),
     default=None,
-    help="Seconds a payment may stay pending (default PAYLINKS_PENDING_TIMEOUT).",
+    metavar="MINUTES",
+    help="Ask the gateway about payments pending this long "
+    "(default PAYLINKS_RECONCILE_AFTER_MINUTES).",
 )
-def reconcile(older_than: int | None) -> None:
-    """Run the sweeper once: owed follow-ups, then payments left pending.
+def reconcile(minutes: int | None) -> None:
+    """Settle what webhooks left open, then run the sweeper once.
 
-    Hands out again every follow-up that is due and not done (run here when
-    there is no Redis), and marks payments left pending too long abandoned,
-    giving back the coupon redemption and single-use link they held. The
-    worker does the same every ``PAYLINKS_SWEEP_SECONDS``.
+    First the reconciler: every payment pending longer than MINUTES is looked
+    up at the gateway and what the gateway says is applied, as its webhook
+    would have been; refunds left pending by a crash are asked again (one
+    refund per key). Then the sweeper: follow-ups due and not done are handed
+    out again, and payments left pending past PAYLINKS_PENDING_TIMEOUT are
+    marked abandoned. The worker does both by itself.
     """
     from datetime import timedelta
 
     from flask_paylinks.jobs.outbox import sweep
-    from flask_paylinks.payments import abandon_stale
+    from flask_paylinks.payments.reconcile import reconcile as run_reconciler
 
-    if older_than is not None:
-        count = abandon_stale(older_than=timedelta(seconds=older_than))
-        click.echo(f"{count} pending payment{'' if count == 1 else 's'} abandoned.")
+    older = timedelta(minutes=minutes) if minutes is not None else None
+    done = run_reconciler(older_than=older)
+    click.echo(
+        f"Looked up {_count(done.looked_up, 'pending payment')}: "
+        f"{done.succeeded} succeeded, {done.failed} failed, "
+        f"{done.still_pending} still pending at the gateway, "
+        f"{done.parked} parked for review."
+    )
+    if done.found:
+        click.echo(
+            f"Found the gateway's payment of {_count(done.found, 'payment')} "
+            "whose id was never stored."
+        )
+    if done.refunds_succeeded or done.refunds_failed:
+        click.echo(
+            f"Pending refunds settled: {done.refunds_succeeded} succeeded, "
+            f"{done.refunds_failed} failed."
+        )
+    if done.errors:
+        click.echo(
+            f"{_count(done.errors, 'payment or refund', 'payments or refunds')} "
+            "could not be settled now (see the log); the next run tries again.",
+            err=True,
+        )
     result = sweep()
     click.echo(
         f"{result.dispatched} follow-up{'' if result.dispatched == 1 else 's'} "
@@ -146,3 +172,50 @@ def reconcile(older_than: int | None) -> None:
             "after repeated failures: see the log and paylinks_outbox.last_error.",
             err=True,
         )
+
+
+def _count(n: int, one: str, many: str | None = None) -> str:
+    return f"{n} {one if n == 1 else (many or one + 's')}"
+
+
+stripe_cli = AppGroup("stripe", help="Stripe: register the checkout's domain.")
+paylinks_cli.add_command(stripe_cli)
+
+
+@stripe_cli.command("register-domain")
+@click.argument("domain")
+def register_domain(domain: str) -> None:
+    """Register DOMAIN with Stripe for Apple Pay and Google Pay on the checkout.
+
+    Uses the host's Stripe keys (the platform account). DOMAIN is the host
+    name customers see the checkout on, e.g. pay.example.com.
+    """
+    from flask_paylinks.gateways.base import GatewayError
+
+    name = domain.strip().lower()
+    gateway = paylinks_state().gateway
+    register = getattr(gateway, "register_domain", None)
+    if register is None:
+        raise click.ClickException(
+            "PAYLINKS_GATEWAY is not 'stripe': there is no Stripe account to "
+            "register the domain with."
+        )
+    if not name or "/" in name or ":" in name or " " in name:
+        raise click.ClickException(
+            f"{domain!r} is not a domain name; give the host name alone, e.g. "
+            "pay.example.com (no https://, no path)."
+        )
+    try:
+        made = register(name)
+    except GatewayError as error:
+        raise click.ClickException(
+            f"Stripe did not register {name}: {error}"
+        ) from error
+    click.echo(
+        f"Registered {made.domain} ({made.id}), "
+        f"{'enabled' if made.enabled else 'not enabled'}."
+    )
+    click.echo(
+        f"Apple Pay: {made.apple_pay}; Google Pay: {made.google_pay}; "
+        f"Link: {made.link}."
+    )

@@ -347,6 +347,19 @@ DEFAULTS: dict[str, ConfigKey] = {
         "marks it abandoned (failed). A gateway that knows sooner that a "
         "payment can no longer finish (the sandbox: after 2 minutes) says so.",
     ),
+    "PAYLINKS_RECONCILE_AFTER_MINUTES": ConfigKey(
+        10,
+        "Minutes a payment may stay pending before the reconciler asks the "
+        "gateway what became of it (its webhook may never have come) and "
+        "applies the answer; refunds left pending that long are asked again. "
+        "See :ref:`reconciler`.",
+    ),
+    "PAYLINKS_RECONCILE_SECONDS": ConfigKey(
+        300,
+        "How often ``flask paylinks worker`` runs the reconciler, from its "
+        "sweep loop. Without a worker, run ``flask paylinks reconcile`` from "
+        "cron.",
+    ),
 }
 
 GATEWAYS = ("sandbox", "stripe")
@@ -441,6 +454,8 @@ def validate(config: Mapping[str, Any], *, debug: bool, testing: bool) -> None:
     _check_presentation(config)
     _check_limits(config)
     _dashboard_headers(config)
+    _positive_int(config, "PAYLINKS_RECONCILE_AFTER_MINUTES")
+    _positive_int(config, "PAYLINKS_RECONCILE_SECONDS")
 
 
 def _check_urls(config: Mapping[str, Any]) -> None:

@@ -80,6 +80,11 @@ def test_second_init_app_raises() -> None:
         ({"PAYLINKS_PAGE_SIZE": 0}, "PAYLINKS_PAGE_SIZE"),
         ({"PAYLINKS_PUBLIC_URL": "crm.example.com"}, "PAYLINKS_PUBLIC_URL"),
         ({"PAYLINKS_BUTTON_STYLE": "round"}, "PAYLINKS_BUTTON_STYLE"),
+        (
+            {"PAYLINKS_RECONCILE_AFTER_MINUTES": 0},
+            "PAYLINKS_RECONCILE_AFTER_MINUTES=0 must be a whole number",
+        ),
+        ({"PAYLINKS_RECONCILE_SECONDS": "5"}, "PAYLINKS_RECONCILE_SECONDS='5'"),
     ],
 )
 def test_bad_config_fails_at_start_naming_the_key(

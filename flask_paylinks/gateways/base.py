@@ -123,6 +123,10 @@ class PaymentUpdate:
     #: For a refund: the total refunded so far, as the provider counts it
     #: (minor units). The payment's figure is raised to it, never lowered.
     amount_refunded: int | None = None
+    #: What the provider says the payment is for (minor units, upper-case
+    #: currency), when it says; checked against the payment's snapshot.
+    amount: int | None = None
+    currency: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,6 +180,10 @@ CspSources = Mapping[str, tuple[str, ...]]
 
 class GatewayError(Unavailable):
     """The provider could not be reached or refused the request."""
+
+
+class GatewayRefused(GatewayError):
+    """The provider answered and refused: asking again with the same key is no use."""
 
 
 class WebhookRejected(InvalidInput):
@@ -279,6 +287,22 @@ class Gateway(Protocol):
 
         Said to the merchant as it is (Text-to-Pay refuses a request with it),
         so it names what to fix, e.g. "Connect your Stripe account first."
+        """
+
+    def look_up(self, gateway_payment_id: str, owner_id: str) -> PaymentUpdate | None:
+        """What the provider says became of a payment, asked now; ``None``: unsettled.
+
+        The update's ``event_id`` is stable for one state
+        (``lookup:<id>:<status>``), so applying it twice applies it once; it
+        carries the provider's amount and currency. Raises
+        :class:`GatewayError` when the provider cannot be reached.
+        """
+
+    def find_started(self, reference: str, owner_id: str) -> str | None:
+        """The provider's id of the payment started for *reference*, if it made one.
+
+        For a pending payment whose id was never stored (the database failed
+        right after the provider answered). Raises :class:`GatewayError`.
         """
 
 

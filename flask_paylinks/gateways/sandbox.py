@@ -225,3 +225,17 @@ class SandboxGateway:
     def content_security_policy(self) -> CspSources:
         """No origin besides ours."""
         return {}
+
+    def look_up(self, gateway_payment_id: str, owner_id: str) -> PaymentUpdate | None:
+        """Always ``None``: the sandbox keeps no payments of its own.
+
+        Its card is charged in the request that starts the payment, and that
+        answer is applied at once; a sandbox payment still pending was left by
+        a crash before the card was charged, and the sweeper abandons it after
+        :attr:`abandon_after` seconds.
+        """
+        return None
+
+    def find_started(self, reference: str, owner_id: str) -> str | None:
+        """Always ``None``: a sandbox payment is nowhere but in our own table."""
+        return None

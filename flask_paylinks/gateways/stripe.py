@@ -15,6 +15,7 @@ import hashlib
 import json
 import logging
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
@@ -23,6 +24,8 @@ from stripe.params import (
     CouponCreateParams,
     CustomerCreateParams,
     PaymentIntentCreateParams,
+    PaymentIntentSearchParams,
+    PaymentMethodDomainCreateParams,
     PriceCreateParams,
     ProductCreateParams,
     RefundCreateParams,
@@ -35,7 +38,10 @@ from flask_paylinks.gateways.base import (
     CspSources,
     DiscountTerms,
     GatewayError,
+    GatewayRefused,
+    Outcome,
     PaymentRequest,
+    PaymentUpdate,
     RefundRequest,
     RefundResult,
     StartedPayment,
@@ -135,7 +141,7 @@ class StripeGateway:
                 params, {"idempotency_key": request.idempotency_key}
             )
         except stripe.StripeError as error:
-            raise GatewayError(_said(error)) from error
+            raise _refused_or_unreachable(error, _said(error)) from error
         return StartedPayment(
             gateway_payment_id=intent.id,
             client_secret=intent.client_secret,
@@ -185,7 +191,7 @@ class StripeGateway:
                 params, {"idempotency_key": request.idempotency_key}
             )
         except stripe.StripeError as error:
-            raise GatewayError(_refund_said(error)) from error
+            raise _refused_or_unreachable(error, _refund_said(error)) from error
         status = getattr(refund, "status", None)
         if status in ("failed", "canceled"):
             return RefundResult(
@@ -494,6 +500,129 @@ class StripeGateway:
             return STRIPE_JS_CSP
         return dict.fromkeys(STRIPE_JS_CSP, (origin,))
 
+    # -- asking Stripe what became of a payment (the reconciler, the receipt) --
+
+    def _owner_options(self, owner_id: str) -> stripe.RequestOptions:
+        """The request options of a call made for *owner_id* (none yet).
+
+        Connect adds the owner's ``stripe_account`` here.
+        """
+        return {}
+
+    def look_up(self, gateway_payment_id: str, owner_id: str) -> PaymentUpdate | None:
+        """Retrieve the PaymentIntent; its outcome, or ``None`` while it is unsettled.
+
+        ``succeeded`` is a success; ``canceled``, or ``requires_payment_method``
+        with a ``last_payment_error`` (a decline), a failure, as the matching
+        webhooks say. Any other status (waiting for the customer, 3-D Secure,
+        processing) is ``None``. The update's id is ``lookup:<pi>:<status>``
+        and it carries Stripe's amount and currency. Raises
+        :class:`GatewayError` when Stripe cannot be reached or refuses.
+        """
+        try:
+            intent = self.client.v1.payment_intents.retrieve(
+                gateway_payment_id, None, self._owner_options(owner_id)
+            )
+        except stripe.StripeError as error:
+            raise _refused_or_unreachable(error, _lookup_said(error)) from error
+        status = str(intent.status)
+        problem = getattr(intent, "last_payment_error", None)
+        if status == "succeeded":
+            outcome = Outcome.SUCCEEDED
+            kind = "payment_intent.succeeded"
+        elif status == "canceled" or (
+            status == "requires_payment_method" and problem is not None
+        ):
+            outcome = Outcome.FAILED
+            kind = (
+                "payment_intent.canceled"
+                if status == "canceled"
+                else "payment_intent.payment_failed"
+            )
+        else:
+            return None
+        code = message = None
+        if problem is not None:
+            code = _text(getattr(problem, "decline_code", None)) or _text(
+                getattr(problem, "code", None)
+            )
+            message = _text(getattr(problem, "message", None))
+        elif status == "canceled":
+            code = _text(getattr(intent, "cancellation_reason", None)) or "canceled"
+            message = "The payment was canceled."
+        return PaymentUpdate(
+            event_id=f"lookup:{intent.id}:{status}",
+            type=kind,
+            gateway_payment_id=intent.id,
+            outcome=outcome,
+            failure_code=code,
+            failure_message=message,
+            payload={"lookup": {"payment_intent": intent.id, "status": status}},
+            amount=_whole(getattr(intent, "amount", None)),
+            currency=str(intent.currency).upper() if intent.currency else None,
+        )
+
+    def find_started(self, reference: str, owner_id: str) -> str | None:
+        """The PaymentIntent made for our payment *reference*, found by its metadata.
+
+        Stripe's Search (``metadata['reference']``, a random reference; the
+        owner checked too). Search lags writes by up to a minute, which the
+        reconciler's age threshold covers. Raises :class:`GatewayError`.
+        """
+        params: PaymentIntentSearchParams = {
+            "query": f"metadata['reference']:'{_quoted(reference)}'",
+            "limit": 10,
+        }
+        try:
+            found = self.client.v1.payment_intents.search(
+                params, self._owner_options(owner_id)
+            )
+        except stripe.StripeError as error:
+            raise _refused_or_unreachable(error, _lookup_said(error)) from error
+        for intent in found.data:
+            metadata = _plain(intent.metadata)
+            if (
+                metadata.get("reference") == reference
+                and metadata.get("paylinks_owner") == owner_id
+            ):
+                return str(intent.id)
+        return None
+
+    def register_domain(self, domain: str) -> DomainRegistration:
+        """Register *domain* for Apple Pay, Google Pay and Link on the host's account.
+
+        ``payment_method_domains.create`` (Stripe answers an existing domain
+        with the same object). Raises :class:`GatewayRefused` with Stripe's
+        message for a bad domain, :class:`GatewayError` when unreachable.
+        """
+        params: PaymentMethodDomainCreateParams = {
+            "domain_name": domain,
+            "enabled": True,
+        }
+        try:
+            made = self.client.v1.payment_method_domains.create(params)
+        except stripe.StripeError as error:
+            retry = (stripe.APIConnectionError, stripe.APIError, stripe.RateLimitError)
+            said = (
+                "Stripe did not answer; try again."
+                if isinstance(error, retry)
+                else str(error.user_message or error)
+            )
+            raise _refused_or_unreachable(error, said) from error
+
+        def status(name: str) -> str:
+            wallet = getattr(made, name, None)
+            return str(getattr(wallet, "status", None) or "unknown")
+
+        return DomainRegistration(
+            id=made.id,
+            domain=made.domain_name,
+            enabled=bool(made.enabled),
+            apple_pay=status("apple_pay"),
+            google_pay=status("google_pay"),
+            link=status("link"),
+        )
+
 
 def _invoice_intent(invoice: stripe.Invoice, client_secret: str | None) -> str | None:
     """The id of the PaymentIntent Stripe made for *invoice*'s payment.
@@ -542,6 +671,45 @@ def _duration(value: str) -> Literal["forever", "once", "repeating"]:
     if value not in DURATIONS:
         raise GatewayError(f"Stripe has no coupon duration {value}.")
     return DURATIONS[value]
+
+
+@dataclass(frozen=True, slots=True)
+class DomainRegistration:
+    """A checkout domain as Stripe registered it, with each wallet's status."""
+
+    id: str
+    domain: str
+    enabled: bool
+    apple_pay: str
+    google_pay: str
+    link: str
+
+
+def _plain(value: Any) -> dict[str, Any]:
+    """A StripeObject (or a dict, or nothing) as a plain dict."""
+    if isinstance(value, stripe.StripeObject):
+        return value.to_dict()
+    return dict(value) if isinstance(value, dict) else {}
+
+
+def _quoted(value: str) -> str:
+    """*value* inside a single-quoted Search query string."""
+    return value.replace("\\", "\\\\").replace("'", "\\'")
+
+
+def _lookup_said(error: stripe.StripeError) -> str:
+    """What the operator is told when a look-up fails."""
+    if isinstance(error, (stripe.APIConnectionError, stripe.APIError)):
+        return "Stripe did not answer; the payment is looked up again later."
+    if isinstance(error, stripe.RateLimitError):
+        return "Stripe is busy; the payment is looked up again later."
+    return f"Stripe refused the look-up: {error.user_message or error}"
+
+
+def _refused_or_unreachable(error: stripe.StripeError, said: str) -> GatewayError:
+    """A :class:`GatewayError` to retry (network, 5xx, 429), else a refusal."""
+    retry = (stripe.APIConnectionError, stripe.APIError, stripe.RateLimitError)
+    return GatewayError(said) if isinstance(error, retry) else GatewayRefused(said)
 
 
 def _metadata(request: PaymentRequest) -> dict[str, str]:

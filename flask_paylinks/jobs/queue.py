@@ -258,13 +258,34 @@ def _redis_answers(jobs: JobQueue) -> bool:
         return False
 
 
+#: Run after every sweep of the worker (each task decides when it is due).
+_periodic: list[Callable[[], Any]] = []
+
+
+def register_periodic(task: Callable[[], Any]) -> None:
+    """Have the worker call *task* after every sweep, in the app's context."""
+    if task not in _periodic:
+        _periodic.append(task)
+
+
 def sweep_guarded(app: Flask) -> None:
-    """Run the outbox's sweeper in *app*'s context; log, never raise."""
+    """Run the outbox's sweeper, then the periodic tasks, in *app*'s context.
+
+    Logs, never raises: one that fails runs again next time.
+    """
     from rq.exceptions import StopRequested
 
     from flask_paylinks.jobs.outbox import sweep
 
     with app.app_context():
+        for task in _periodic:
+            try:
+                task()
+            except StopRequested:
+                raise
+            except Exception:
+                log.exception("periodic task %s failed; it runs again", task)
+                reset_session()
         try:
             result = sweep()
         except StopRequested:

@@ -16,7 +16,7 @@ The merchant's decisions on what a customer typed are in
 :mod:`~flask_paylinks.payments.repository`.
 """
 
-from flask_paylinks.payments import followups
+from flask_paylinks.payments import followups, reconcile
 from flask_paylinks.payments.checkout import (
     ConfirmInBrowser,
     Declined,
@@ -37,6 +37,7 @@ from flask_paylinks.payments.contact_changes import (
 )
 from flask_paylinks.payments.followups import follow_up_success
 from flask_paylinks.payments.prices import Priced, fallback_quote, price, reprice
+from flask_paylinks.payments.reconcile import check_pending
 from flask_paylinks.payments.repository import (
     find_by_attempt,
     find_coupon,
@@ -73,6 +74,7 @@ __all__ = [
     "abandon_stale",
     "apply_contact_changes",
     "apply_update",
+    "check_pending",
     "dismiss_contact_changes",
     "fallback_quote",
     "find_by_attempt",
@@ -89,3 +91,4 @@ __all__ = [
 ]
 
 followups.register()
+reconcile.register()

@@ -188,7 +188,9 @@ def pay(link: PaymentLink, command: PayCommand) -> PayResult:
         return Taken(taken.in_progress)
     except PaymentNotStarted as failed:
         shown = failed.quote or fallback_quote(link, command.choices)
-        return Unavailable(NOT_STARTED, shown, new_attempt())
+        # Unanswered, the payment waits for this same attempt to try again.
+        attempt = command.attempt if failed.retryable else new_attempt()
+        return Unavailable(NOT_STARTED, shown, attempt)
     return _confirm(link, slug, checkout, command)
 
 

@@ -16,10 +16,15 @@ through :func:`~flask_paylinks.payments.updates.apply_event`, so
 and the refund marked failed with what the gateway said. Should the gateway
 have made the refund anyway (an answer lost on the way), its
 ``charge.refunded`` webhook raises the payment's figure to the gateway's.
+
+A refund left *pending* (the process died between the claim and the
+gateway's answer) is asked again, with its own key, by the reconciler
+(:func:`settle_pending`, from :mod:`flask_paylinks.payments.reconcile`).
 """
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select, update
@@ -38,9 +43,11 @@ from flask_paylinks.db.scoping import get_owned, owned
 from flask_paylinks.db.session import session
 from flask_paylinks.gateways.base import (
     GatewayError,
+    GatewayRefused,
     Outcome,
     PaymentUpdate,
     RefundRequest,
+    RefundResult,
 )
 from flask_paylinks.payments.updates import apply_event
 from flask_paylinks.state import paylinks_state
@@ -174,19 +181,70 @@ def _claim(
 
 def _ask_gateway(payment: Payment, row: Refund) -> Refund:
     """Call the gateway for *row*; settle the refund and the payment by its answer."""
-    db = session()
     gateway = paylinks_state().gateway
-    request = RefundRequest(
+    request = _request(payment, row)
+    try:
+        result = gateway.refund(request)
+    except GatewayError as error:
+        return _give_back(row, str(error))
+    return _settle(payment, row, result)
+
+
+def _request(payment: Payment, row: Refund) -> RefundRequest:
+    return RefundRequest(
         gateway_payment_id=payment.gateway_payment_id or "",
         amount=row.amount,
         currency=row.currency,
         reason=row.reason,
         idempotency_key=row.idempotency_key,
     )
+
+
+def settle_pending(row: Refund) -> Refund:
+    """Ask the gateway again for a refund left *pending* (a crash before its answer).
+
+    The same idempotency key, so the gateway makes one refund whatever it did
+    the first time; the row and the payment are then settled by its answer.
+    When the gateway cannot be reached the row stays pending, to be asked
+    again later; when it refuses, the refund fails and its amount is given
+    back. Returns the refund as it is now.
+    """
+    db = session()
+    payment = db.get(Payment, row.payment_id)
+    if payment is None or row.state != RefundState.PENDING:
+        return row
     try:
-        result = gateway.refund(request)
-    except GatewayError as error:
-        return _give_back(row, str(error))
+        result = paylinks_state().gateway.refund(_request(payment, row))
+    except GatewayRefused as refused:
+        return _give_back(row, str(refused))
+    except GatewayError:
+        db.rollback()
+        raise
+    return _settle(payment, row, result)
+
+
+def pending_refunds(older_than: datetime, gateway: str, limit: int) -> list[Refund]:
+    """Refunds of *gateway*'s payments still *pending* since before *older_than*."""
+    return list(
+        session()
+        .scalars(
+            select(Refund)
+            .join(Payment, Payment.id == Refund.payment_id)
+            .where(
+                Refund.state == RefundState.PENDING,
+                Refund.created_at < older_than,
+                Payment.gateway == gateway,
+            )
+            .order_by(Refund.id)
+            .limit(limit)
+        )
+        .all()
+    )
+
+
+def _settle(payment: Payment, row: Refund, result: RefundResult) -> Refund:
+    """Record the gateway's answer on *row*; a full refund moves the payment."""
+    db = session()
     if not result.succeeded:
         row.gateway_refund_id = result.gateway_refund_id
         return _give_back(row, result.failure_message or "The refund failed.")

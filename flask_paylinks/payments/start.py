@@ -46,6 +46,7 @@ from flask_paylinks.gateways.base import (
     ChargeLine,
     DiscountTerms,
     GatewayError,
+    GatewayRefused,
     PaymentRequest,
     RecurringTerms,
     StartedPayment,
@@ -75,9 +76,15 @@ class PaymentNotStarted(errors.Unavailable):
     :attr:`quote` holds the terms the payment was stored on, to show again.
     """
 
-    def __init__(self, message: str, quote: Quote | None = None) -> None:
+    def __init__(
+        self, message: str, quote: Quote | None = None, *, retryable: bool = False
+    ) -> None:
         super().__init__(message)
         self.quote = quote
+        #: The gateway did not answer (it may have made the payment): the
+        #: payment stays pending, and paying again with the same attempt asks
+        #: with the same idempotency key, so it gets the same payment back.
+        self.retryable = retryable
 
 
 class NewTerms(errors.Conflict):
@@ -193,7 +200,9 @@ def start_checkout(
     try:
         started = _ensure_started(payment, attempt)
     except PaymentNotStarted as refused:
-        raise PaymentNotStarted(str(refused), priced) from refused
+        raise PaymentNotStarted(
+            str(refused), priced, retryable=refused.retryable
+        ) from refused
     return Checkout(payment, created=True, started=started, quote=priced)
 
 
@@ -401,10 +410,16 @@ def _ensure_started(payment: Payment, attempt: str) -> StartedPayment | None:
         started: StartedPayment = gateway.start_payment(
             _payment_request(payment, attempt)
         )
-    except GatewayError as error:
+    except GatewayRefused as error:
         log.warning("gateway refused payment %s: %s", payment.reference, error)
         settle_without_event(payment, "gateway_error", str(error)[:500])
         raise PaymentNotStarted(str(error)) from error
+    except GatewayError as error:
+        # No answer: the gateway may have made it. Kept pending, so paying
+        # again (the same attempt, the same key) gets that payment back; the
+        # sweeper abandons it if nobody does.
+        log.warning("no answer from the gateway for %s: %s", payment.reference, error)
+        raise PaymentNotStarted(str(error), retryable=True) from error
     if payment.gateway_payment_id != started.gateway_payment_id:
         payment.gateway_payment_id = started.gateway_payment_id
         payment.gateway_customer_id = started.gateway_customer_id

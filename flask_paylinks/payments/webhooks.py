@@ -186,11 +186,19 @@ def _payment_of(event: StripeEvent) -> Payment | None:
 
 def _mismatch(event: StripeEvent, payment: Payment) -> str | None:
     """Why what Stripe reports differs from the payment's snapshot, if it does."""
-    if event.amount != payment.amount_total or (
-        (event.currency or "").upper() != payment.currency.upper()
+    return mismatch(event.amount, event.currency, payment)
+
+
+def mismatch(amount: int | None, currency: str | None, payment: Payment) -> str | None:
+    """Why a reported *amount* and *currency* differ from *payment*'s snapshot, if so.
+
+    Webhooks and the reconciler's look-ups are checked alike.
+    """
+    if amount != payment.amount_total or (
+        (currency or "").upper() != payment.currency.upper()
     ):
         return (
-            f"Stripe reports {event.amount} {event.currency}, the payment is "
+            f"Stripe reports {amount} {currency}, the payment is "
             f"{payment.amount_total} {payment.currency.upper()}"
         )
     return None

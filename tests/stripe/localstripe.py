@@ -33,6 +33,15 @@ and nothing else:
   secret is the invoice's ``confirmation_secret``. ``applies_to`` on ``POST
   /v1/coupons`` is taken off and put back on the Coupon, like the extras
   above.
+- **Endpoints localstripe lacks**, served by the edge itself in the shapes
+  Stripe documents: ``POST /v1/payment_method_domains``
+  (https://docs.stripe.com/api/payment_method_domains/create: a
+  ``payment_method_domain`` with ``apple_pay``/``google_pay``/``link``/…
+  ``{"status": "active"}``; a ``domain_name`` that is not a host name gets
+  400 ``invalid_request_error`` with ``param: domain_name``), and ``GET
+  /v1/payment_intents/search`` (https://docs.stripe.com/api/payment_intents/search:
+  a ``search_result`` list; only ``metadata['KEY']:'VALUE'`` queries, answered
+  from localstripe's own PaymentIntents).
 
 It also records every request (method, path, headers, form fields) for
 assertions at the HTTP edge, and injects faults: :meth:`StripeEdge.fail`
@@ -47,6 +56,8 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
+import secrets
 import shutil
 import socket
 import subprocess
@@ -139,6 +150,88 @@ def _api_error(status: int, kind: str, message: str) -> bytes:
     return json.dumps({"error": {"type": kind, "message": message}}).encode()
 
 
+_HOST_NAME = re.compile(
+    r"(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}", re.IGNORECASE
+)
+_METADATA_QUERY = re.compile(r"metadata\['([^']+)'\]:'((?:[^'\\]|\\.)*)'")
+
+
+def _served_here(
+    method: str,
+    full_path: str,
+    form: list[tuple[str, str]],
+    edge: StripeEdge,
+    auth: str,
+) -> tuple[int, bytes] | None:
+    """The edge's own answer for an endpoint localstripe lacks, else ``None``."""
+    path, _, query = full_path.partition("?")
+    if method == "POST" and path == "/v1/payment_method_domains":
+        return _payment_method_domain(dict(form))
+    if method == "GET" and path == "/v1/payment_intents/search":
+        return _search_intents(dict(parse_qsl(query)), edge, auth)
+    return None
+
+
+def _payment_method_domain(params: dict[str, str]) -> tuple[int, bytes]:
+    name = params.get("domain_name", "")
+    if not _HOST_NAME.fullmatch(name):
+        error = {
+            "error": {
+                "type": "invalid_request_error",
+                "param": "domain_name",
+                "message": f"The domain name '{name}' is not a valid domain name.",
+            }
+        }
+        return 400, json.dumps(error).encode()
+    wallet = {"status": "active"}
+    made = {
+        "id": "pmd_" + secrets.token_hex(12),
+        "object": "payment_method_domain",
+        "amazon_pay": wallet,
+        "apple_pay": wallet,
+        "created": int(time.time()),
+        "domain_name": name,
+        "enabled": params.get("enabled", "true") == "true",
+        "google_pay": wallet,
+        "klarna": wallet,
+        "link": wallet,
+        "livemode": False,
+        "paypal": wallet,
+    }
+    return 200, json.dumps(made).encode()
+
+
+def _search_intents(
+    params: dict[str, str], edge: StripeEdge, auth: str
+) -> tuple[int, bytes]:
+    match = _METADATA_QUERY.fullmatch(params.get("query", "").strip())
+    if match is None:
+        error = {
+            "error": {
+                "type": "invalid_request_error",
+                "param": "query",
+                "message": "edge: only metadata['KEY']:'VALUE' queries are served",
+            }
+        }
+        return 400, json.dumps(error).encode()
+    key, value = match.group(1), re.sub(r"\\(.)", r"\1", match.group(2))
+    request = urllib.request.Request(  # noqa: S310 (local http)
+        edge.upstream + "/v1/payment_intents?limit=100",
+        headers={"Authorization": auth},
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
+        listed = json.loads(response.read())["data"]
+    hits = [i for i in listed if (i.get("metadata") or {}).get(key) == value]
+    result = {
+        "object": "search_result",
+        "url": "/v1/payment_intents/search",
+        "has_more": False,
+        "data": hits[: int(params.get("limit", "10"))],
+        "next_page": None,
+    }
+    return 200, json.dumps(result).encode()
+
+
 class _Handler(BaseHTTPRequestHandler):
     edge: StripeEdge
 
@@ -188,7 +281,9 @@ class _Handler(BaseHTTPRequestHandler):
             elif saved is not None:
                 status, answer = saved.status, saved.body
             else:
-                status, answer = self._forward(path, form, body)
+                auth = self.headers.get("Authorization", "")
+                served = _served_here(self.command, self.path, form, edge, auth)
+                status, answer = served or self._forward(path, form, body)
                 if key is not None:  # Stripe saves whatever it answered, 500s too
                     edge.saved[key] = _Saved(form, status, answer)
         if lose:

@@ -394,9 +394,15 @@ def _found(value: T | None) -> T:
 
 @blueprint.get("/<slug>/receipt/<token>")
 def receipt(slug: str, token: str) -> View:
-    """The receipt; before a redirect, the brief "taking you on" screen."""
+    """The receipt; before a redirect, the brief "taking you on" screen.
+
+    The query string a gateway's return adds (``redirect_status``…) is never
+    read: a payment still pending is looked up at the gateway first
+    (rate-limited), and the page shows what is true.
+    """
     link = _found(link_service.find_by_slug(slug))
     payment = payments.get_by_reference(link, _found(reference_of(token)))
+    payments.check_pending(payment)
     settled = payment.state in (PaymentState.SUCCEEDED, PaymentState.REFUNDED)
     recurring = (payment.snapshot or {}).get("recurring")
     return render_template(
