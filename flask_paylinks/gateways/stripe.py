@@ -296,7 +296,7 @@ class StripeGateway:
         """
         plan = next((line for line in request.lines if line.interval), None)
         if plan is None:
-            raise GatewayError("This purchase cannot be charged as a subscription.")
+            raise GatewayRefused("This purchase cannot be charged as a subscription.")
         try:
             customer = self._customer(request) or self._guest_customer(request)
             params: SubscriptionCreateParams = {
@@ -327,14 +327,14 @@ class StripeGateway:
                 params, {"idempotency_key": request.idempotency_key}
             )
         except stripe.StripeError as error:
-            raise GatewayError(_said(error)) from error
+            raise _refused_or_unreachable(error, _said(error)) from error
         invoice = subscription.latest_invoice
         if isinstance(invoice, str) or invoice is None:
             raise GatewayError(UNREACHABLE)
         due, currency = invoice.amount_due, (invoice.currency or "").upper()
         if due != request.amount or currency != request.currency.upper():
             self._cancel_quietly(subscription.id)
-            raise GatewayError(
+            raise GatewayRefused(
                 "The payment service would charge another amount than this "
                 "page shows. Nothing was charged; the merchant has been told."
             )
@@ -662,14 +662,14 @@ DURATIONS: dict[str, Literal["forever", "once", "repeating"]] = {
 def _interval(value: str) -> Literal["day", "month", "week", "year"]:
     """Our interval as Stripe's; :class:`GatewayError` for one Stripe lacks."""
     if value not in INTERVALS:
-        raise GatewayError(f"Stripe cannot bill every {value}.")
+        raise GatewayRefused(f"Stripe cannot bill every {value}.")
     return INTERVALS[value]
 
 
 def _duration(value: str) -> Literal["forever", "once", "repeating"]:
     """Our coupon duration as Stripe's; :class:`GatewayError` for another."""
     if value not in DURATIONS:
-        raise GatewayError(f"Stripe has no coupon duration {value}.")
+        raise GatewayRefused(f"Stripe has no coupon duration {value}.")
     return DURATIONS[value]
 
 
