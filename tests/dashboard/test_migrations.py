@@ -78,7 +78,7 @@ def test_head_matches_the_models(
     backend: str, request: pytest.FixtureRequest, tmp_path: Path
 ) -> None:
     url = _migrated(backend, request, tmp_path)
-    assert migrate.head_revision() == "0008"
+    assert migrate.head_revision() == "0009"
     assert _differences(url) == []
 
 
