@@ -13,11 +13,15 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
+import logging
+import time
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import stripe
 from stripe.params import (
+    AccountCreateParams,
+    AccountLinkCreateParams,
     CustomerCreateParams,
     PaymentIntentCreateParams,
     RefundCreateParams,
@@ -33,6 +37,18 @@ from flask_paylinks.gateways.base import (
     WebhookRejected,
 )
 from flask_paylinks.gateways.customers import remember_customer, remembered_customer
+from flask_paylinks.gateways.stripe_accounts import (
+    AccountState,
+    AccountStatus,
+    account_of,
+    charges_problem_of,
+    link_account,
+    save_state,
+    state_from_object,
+    stored_state,
+)
+
+log = logging.getLogger(__name__)
 
 #: The Stripe API version every request is made with (stripe-python 16's own).
 API_VERSION = "2026-10-28.endive"
@@ -40,6 +56,23 @@ API_VERSION = "2026-10-28.endive"
 NETWORK_RETRIES = 2
 #: Said to the customer when Stripe cannot be reached: nothing was charged.
 UNREACHABLE = "The payment service did not answer. Nothing was charged; try again."
+#: Said when an owner has no connected account in Connect mode.
+CONNECT_FIRST = "Connect your Stripe account first, in Payments settings."
+#: A host-supplied account lookup: owner id -> ``acct_...`` or ``None``.
+AccountFor = Callable[[str], "str | None"]
+
+
+def application_fee_amount(amount: int, bps: int) -> int:
+    """The platform's fee on *amount* (minor units) at *bps* basis points, rounded down.
+
+    What a PaymentIntent's ``application_fee_amount`` carries.
+    """
+    return amount * bps // 10_000
+
+
+def application_fee_percent(bps: int) -> float:
+    """*bps* as the percent a Subscription's ``application_fee_percent`` takes."""
+    return bps / 100
 
 
 class StripeGateway:
@@ -47,7 +80,13 @@ class StripeGateway:
 
     Recurring purchases need Stripe Subscriptions, which this gateway does
     not create yet: :meth:`start_payment` refuses them with a clear error.
-    Connect (a Stripe account per owner) is not built yet either.
+
+    With *connect*, each owner is paid into their own Stripe account (direct
+    charges): every call made for an owner carries that account as
+    ``stripe_account`` (the ``Stripe-Account`` header), through
+    :meth:`_options`. The account is the one the owner connected on the
+    Payments settings page, or the one the host's *account_for* names.
+    *application_fee_bps* is the platform's fee in basis points.
     """
 
     name = "stripe"
@@ -59,13 +98,22 @@ class StripeGateway:
         publishable_key: str,
         webhook_secret: str | None = None,
         api_base: str | None = None,
+        connect: bool = False,
+        application_fee_bps: int = 0,
+        account_for: AccountFor | None = None,
+        connect_webhook_secret: str | None = None,
     ) -> None:
+        self.connect_webhook_secret = connect_webhook_secret
+        self.connect = connect or account_for is not None
+        self.application_fee_bps = application_fee_bps
+        self._account_for = account_for
         self.publishable_key = publishable_key
         self._has_keys = bool(secret_key) and bool(publishable_key)
         self.webhook_secret = webhook_secret
         self.test_mode = secret_key.startswith(("sk_test_", "rk_test_"))
         #: Names the account customers are remembered in: the host's own
         #: account, in test or live mode (a customer exists in one mode only).
+        #: In Connect mode, customers live in the owner's connected account.
         self.account = "platform-test" if self.test_mode else "platform-live"
         self.client = stripe.StripeClient(
             secret_key,
@@ -88,6 +136,7 @@ class StripeGateway:
                 "The Stripe gateway does not take recurring payments yet."
             )
         try:
+            options = self._options(request.owner_id, request.idempotency_key)
             customer = self._customer(request)
             params: PaymentIntentCreateParams = {
                 "amount": request.amount,
@@ -98,9 +147,11 @@ class StripeGateway:
             }
             if customer is not None:
                 params["customer"] = customer
-            intent = self.client.v1.payment_intents.create(
-                params, {"idempotency_key": request.idempotency_key}
-            )
+            if "stripe_account" in options and self.application_fee_bps:
+                params["application_fee_amount"] = application_fee_amount(
+                    request.amount, self.application_fee_bps
+                )
+            intent = self.client.v1.payment_intents.create(params, options)
         except stripe.StripeError as error:
             raise GatewayError(_said(error)) from error
         return StartedPayment(
@@ -117,8 +168,9 @@ class StripeGateway:
         """
         if not request.customer_email.strip() or not request.owner_id:
             return None
+        account = self.connected_account(request.owner_id) or self.account
         known = remembered_customer(
-            self.name, self.account, request.owner_id, request.customer_email
+            self.name, account, request.owner_id, request.customer_email
         )
         if known is not None:
             return known
@@ -127,11 +179,13 @@ class StripeGateway:
             "email": email,
             "metadata": {"paylinks_owner": request.owner_id},
         }
-        seed = f"{self.account}:{request.owner_id}:{email.lower()}"
+        seed = f"{account}:{request.owner_id}:{email.lower()}"
         key = "paylinks-customer-" + hashlib.sha256(seed.encode()).hexdigest()
-        created = self.client.v1.customers.create(params, {"idempotency_key": key})
+        created = self.client.v1.customers.create(
+            params, self._options(request.owner_id, key)
+        )
         return remember_customer(
-            self.name, self.account, request.owner_id, email, created.id
+            self.name, account, request.owner_id, email, created.id
         )
 
     def refund(self, request: RefundRequest) -> RefundResult:
@@ -149,7 +203,7 @@ class StripeGateway:
         }
         try:
             refund = self.client.v1.refunds.create(
-                params, {"idempotency_key": request.idempotency_key}
+                params, self._options(request.owner_id, request.idempotency_key)
             )
         except stripe.StripeError as error:
             raise GatewayError(_refund_said(error)) from error
@@ -164,16 +218,170 @@ class StripeGateway:
         return RefundResult(gateway_refund_id=refund.id)
 
     def charges_problem(self, owner: str) -> str | None:
-        """``None`` once the Stripe keys are configured (one account for every owner).
+        """Why *owner* cannot take charges now, or ``None`` when they can.
 
-        Per-owner accounts (Stripe Connect) refine this in the Stripe issue.
+        Single-account mode: only missing keys stop it. Connect mode: the
+        owner needs a connected account on which Stripe has enabled charges
+        (its stored state; retrieved once when none is stored yet).
         """
         if not self._has_keys:
             return (
                 "Payments are not set up: the Stripe keys are missing. Ask the "
                 "site's administrator to configure them."
             )
-        return None
+        if not self.connect:
+            return None
+        try:
+            return charges_problem_of(self._state(owner, refresh=False))
+        except GatewayError as error:
+            return str(error)
+
+    # -- Connect ----------------------------------------------------------------
+
+    def _options(
+        self, owner: str, idempotency_key: str | None = None
+    ) -> stripe.RequestOptions:
+        """The request options of every API call made for *owner*'s money.
+
+        In Connect mode they carry the owner's connected account as
+        ``stripe_account`` (sent as the ``Stripe-Account`` header), so the
+        object is made in the merchant's own Stripe account; in single-account
+        mode, only the idempotency key. **Any new call made for an owner (a
+        Subscription, a PaymentIntent lookup…) must take its options from
+        here.** Raises :class:`GatewayError` (:data:`CONNECT_FIRST`) when a
+        Connect owner has no account.
+        """
+        options: stripe.RequestOptions = {}
+        if idempotency_key is not None:
+            options["idempotency_key"] = idempotency_key
+        if self.connect:
+            account = self.connected_account(owner)
+            if account is None:
+                raise GatewayError(CONNECT_FIRST)
+            options["stripe_account"] = account
+        return options
+
+    def connected_account(self, owner: str) -> str | None:
+        """The ``acct_...`` id *owner* is paid into (Connect), else ``None``.
+
+        With a host's ``stripe_account_for``, its answer; the first time an
+        account is named, it is stored, so a webhook from it finds its owner.
+        """
+        if not self.connect or not owner:
+            return None
+        livemode = not self.test_mode
+        if self._account_for is None:
+            row = account_of(owner, livemode)
+            return row.account_id if row is not None else None
+        try:
+            named = self._account_for(owner)
+        except Exception as error:
+            log.exception("stripe_account_for(%r) raised", owner)
+            raise GatewayError(
+                "The site could not tell which Stripe account to use; try again."
+            ) from error
+        if not isinstance(named, str) or not named.startswith("acct_"):
+            return None
+        try:
+            link_account(owner, named, livemode)
+        except ValueError as error:
+            raise GatewayError(
+                "This Stripe account is already another merchant's."
+            ) from error
+        return named
+
+    def account_status(self, owner: str, *, refresh: bool = False) -> AccountStatus:
+        """What the Payments settings page shows for *owner*.
+
+        *refresh* retrieves the account from Stripe first (on the return from
+        onboarding, and always for a host-named account). Raises
+        :class:`GatewayError` when Stripe cannot be reached.
+        """
+        if not self.connect:
+            return AccountStatus(mode="single", problem=self.charges_problem(owner))
+        mode = "host" if self._account_for is not None else "connect"
+        state = self._state(owner, refresh=refresh or mode == "host")
+        return AccountStatus(
+            mode=mode,
+            account_id=state.account_id if state is not None else None,
+            state=state,
+            problem=charges_problem_of(state),
+            can_onboard=mode == "connect"
+            and (
+                state is None
+                or not state.details_submitted
+                or bool(state.requirements_due)
+            ),
+        )
+
+    def _state(self, owner: str, *, refresh: bool) -> AccountState | None:
+        """*owner*'s account state: stored, else (or when asked) retrieved."""
+        account = self.connected_account(owner)
+        if account is None:
+            return None
+        row = account_of(owner, not self.test_mode)
+        if row is not None and row.last_event_created and not refresh:
+            return stored_state(row)
+        try:
+            found = self.client.v1.accounts.retrieve(account)
+        except stripe.StripeError as error:
+            raise GatewayError(_account_said(error)) from error
+        # A retrieve is the truth as of now: older events then lose to it.
+        saved = save_state(state_from_object(found.to_dict()), int(time.time()))
+        return stored_state(saved) if saved is not None else None
+
+    def onboarding_url(self, owner: str, *, refresh_url: str, return_url: str) -> str:
+        """Where *owner* goes to connect (or finish connecting) a Stripe account.
+
+        Creates the owner's account the first time (once: the idempotency key
+        is the owner's, and the account is stored), then an Account Link of
+        type ``account_onboarding``. Raises :class:`GatewayError` when Stripe
+        cannot be reached or refuses, or when the host names accounts itself.
+        """
+        if not self.connect or self._account_for is not None:
+            raise GatewayError("Accounts are not connected from this page here.")
+        try:
+            account = self.connected_account(owner) or self._create_account(owner)
+            params: AccountLinkCreateParams = {
+                "account": account,
+                "type": "account_onboarding",
+                "refresh_url": refresh_url,
+                "return_url": return_url,
+            }
+            link = self.client.v1.account_links.create(params)
+        except stripe.StripeError as error:
+            raise GatewayError(_account_said(error)) from error
+        return link.url
+
+    def _create_account(self, owner: str) -> str:
+        """Create *owner*'s connected account, store it, and return its id.
+
+        The merchant owns it as a standard Stripe account (the full Stripe
+        Dashboard, Stripe's fees and risk), which direct charges suit.
+        """
+        livemode = not self.test_mode
+        params: AccountCreateParams = {
+            "controller": {
+                "fees": {"payer": "account"},
+                "losses": {"payments": "stripe"},
+                "requirement_collection": "stripe",
+                "stripe_dashboard": {"type": "full"},
+            },
+            "metadata": {"paylinks_owner": owner},
+        }
+        mode = "live" if livemode else "test"
+        key = (
+            "paylinks-account-" + hashlib.sha256(f"{mode}:{owner}".encode()).hexdigest()
+        )
+        created = self.client.v1.accounts.create(params, {"idempotency_key": key})
+        try:
+            link_account(owner, created.id, livemode)
+        except ValueError as error:  # pragma: no cover - Stripe's ids are new
+            raise GatewayError(
+                "Stripe answered with another merchant's account."
+            ) from error
+        save_state(state_from_object(created.to_dict()), int(time.time()))
+        return created.id
 
     def payment_fields(self, formdata: Any = None) -> None:
         """Stripe takes the card in its own browser widget: no fields of ours."""
@@ -194,12 +402,7 @@ class StripeGateway:
         try:
             # What StripeClient.construct_event checks, without building a
             # StripeObject from a body that may not be an event at all.
-            stripe.WebhookSignature.verify_header(
-                payload,
-                signature,
-                self.webhook_secret,
-                tolerance=stripe.Webhook.DEFAULT_TOLERANCE,
-            )
+            self._verify(payload, signature)
             raw = json.loads(payload)
         except stripe.SignatureVerificationError as error:
             raise WebhookRejected(str(error.user_message or error)) from error
@@ -240,6 +443,29 @@ class StripeGateway:
             amount_refunded=_whole(obj.get("amount_refunded")),
         )
 
+    def _verify(self, payload: bytes, signature: str | None) -> None:
+        """Check *signature* with the platform endpoint's secret, else the Connect one.
+
+        Stripe signs a Connect endpoint with its own secret, even at our one
+        URL; the first secret's error is the one raised when neither fits.
+        """
+        given = [self.webhook_secret, self.connect_webhook_secret]
+        first: stripe.SignatureVerificationError | None = None
+        for secret in [s for s in given if s] or [""]:
+            try:
+                stripe.WebhookSignature.verify_header(
+                    payload,
+                    signature,
+                    secret,
+                    tolerance=stripe.Webhook.DEFAULT_TOLERANCE,
+                )
+            except stripe.SignatureVerificationError as error:
+                first = first or error
+            else:
+                return
+        assert first is not None
+        raise first
+
 
 def _metadata(request: PaymentRequest) -> dict[str, str]:
     """What names our payment on the PaymentIntent (Stripe keeps strings)."""
@@ -272,6 +498,13 @@ def _refund_said(error: stripe.StripeError) -> str:
         return "Stripe is busy. Nothing was refunded; try again."
     said = error.user_message or "Stripe refused the refund."
     return f"Stripe refused the refund: {said}"
+
+
+def _account_said(error: stripe.StripeError) -> str:
+    """What the merchant is told when Stripe refuses or cannot be reached."""
+    if isinstance(error, (stripe.APIConnectionError, stripe.APIError)):
+        return "Stripe did not answer. Try again in a moment."
+    return f"Stripe refused: {error.user_message or 'try again later.'}"
 
 
 def _text(value: Any) -> str | None:

@@ -182,6 +182,7 @@ def _ask_gateway(payment: Payment, row: Refund) -> Refund:
         currency=row.currency,
         reason=row.reason,
         idempotency_key=row.idempotency_key,
+        owner_id=payment.owner_id,
     )
     try:
         result = gateway.refund(request)
