@@ -19,6 +19,16 @@ and nothing else:
   returns them. Likewise ``reason`` on ``POST /v1/refunds``
   (https://docs.stripe.com/api/refunds/create), put back on the Refund.
 
+- **Connect** (localstripe has no Accounts, no Account Links, and ignores
+  ``Stripe-Account``): ``POST /v1/accounts``, ``GET /v1/accounts/{id}`` and
+  ``POST /v1/account_links`` are served by the edge itself, shaped as Stripe
+  documents the Account (https://docs.stripe.com/api/accounts/object) and
+  Account Link (https://docs.stripe.com/api/account_links/object) objects. A
+  new account cannot take charges and has ``requirements.currently_due``;
+  :meth:`StripeEdge.enable_charges` finishes its onboarding, as the merchant
+  would at Stripe. :meth:`StripeEdge.add_account` makes one a host already
+  has.
+
 It also records every request (method, path, headers, form fields) for
 assertions at the HTTP edge, and injects faults: :meth:`StripeEdge.fail`
 answers the next requests with Stripe's 500 ``api_error`` before they reach
@@ -32,6 +42,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import secrets
 import shutil
 import socket
 import subprocess
@@ -91,6 +102,31 @@ class StripeEdge:
     lost: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
     url: str = ""
+    #: Connected accounts the edge serves (Stripe's Account objects), by id.
+    accounts: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def add_account(
+        self, account_id: str | None = None, *, charges_enabled: bool = False
+    ) -> dict[str, Any]:
+        """A connected account, as ``POST /v1/accounts`` makes it; its object."""
+        account = _account(account_id or f"acct_{secrets.token_hex(8)}", {})
+        with self.lock:
+            self.accounts[account["id"]] = account
+        if charges_enabled:
+            self.enable_charges(account["id"])
+        return account
+
+    def enable_charges(self, account_id: str) -> dict[str, Any]:
+        """Finish *account_id*'s onboarding: charges enabled, nothing due."""
+        with self.lock:
+            account = self.accounts[account_id]
+            account.update(
+                charges_enabled=True, payouts_enabled=True, details_submitted=True
+            )
+            account["requirements"].update(
+                currently_due=[], eventually_due=[], past_due=[], disabled_reason=None
+            )
+            return dict(account)
 
     def fail(self, times: int) -> None:
         """Answer the next *times* API requests with a 500, unprocessed."""
@@ -106,10 +142,68 @@ class StripeEdge:
             self.requests.clear()
             self.saved.clear()
             self.failures = self.lost = 0
+            self.accounts.clear()
 
     def posts(self, path: str) -> list[Recorded]:
         """The POSTs made to *path*."""
         return [r for r in self.requests if r.method == "POST" and r.path == path]
+
+
+#: What Stripe asks of a new account before it enables charges.
+NEW_ACCOUNT_DUE = [
+    "business_profile.url",
+    "external_account",
+    "tos_acceptance.date",
+    "tos_acceptance.ip",
+]
+
+
+def _account(account_id: str, form: dict[str, str]) -> dict[str, Any]:
+    """A new connected account as Stripe's Account object documents it."""
+    metadata = {
+        key[len("metadata[") : -1]: value
+        for key, value in form.items()
+        if key.startswith("metadata[")
+    }
+    return {
+        "id": account_id,
+        "object": "account",
+        "business_profile": {"url": None, "mcc": None, "name": None},
+        "business_type": None,
+        "capabilities": {},
+        "charges_enabled": False,
+        "controller": {
+            "fees": {"payer": form.get("controller[fees][payer]", "account")},
+            "is_controller": True,
+            "losses": {"payments": form.get("controller[losses][payments]", "stripe")},
+            "requirement_collection": form.get(
+                "controller[requirement_collection]", "stripe"
+            ),
+            "stripe_dashboard": {
+                "type": form.get("controller[stripe_dashboard][type]", "full")
+            },
+            "type": "application",
+        },
+        "country": "US",
+        "created": int(time.time()),
+        "default_currency": "usd",
+        "details_submitted": False,
+        "email": None,
+        "livemode": False,
+        "metadata": metadata,
+        "payouts_enabled": False,
+        "requirements": {
+            "alternatives": [],
+            "current_deadline": None,
+            "currently_due": list(NEW_ACCOUNT_DUE),
+            "disabled_reason": "requirements.past_due",
+            "errors": [],
+            "eventually_due": list(NEW_ACCOUNT_DUE),
+            "past_due": list(NEW_ACCOUNT_DUE),
+            "pending_verification": [],
+        },
+        "type": "standard",
+    }
 
 
 def _api_error(status: int, kind: str, message: str) -> bytes:
@@ -175,9 +269,52 @@ class _Handler(BaseHTTPRequestHandler):
             return
         self._answer(status, answer, replayed=replayed)
 
+    def _connect(self, path: str, form: list[tuple[str, str]]) -> tuple[int, bytes]:
+        """Stripe's Accounts and Account Links, which localstripe lacks."""
+        accounts = self.edge.accounts
+        fields = dict(form)
+        if self.command == "POST" and path == "/v1/accounts":
+            account = _account(f"acct_{secrets.token_hex(8)}", fields)
+            accounts[account["id"]] = account
+            return 200, json.dumps(account).encode()
+        if self.command == "POST" and path == "/v1/account_links":
+            account_id = fields.get("account", "")
+            missing = [
+                name
+                for name in ("account", "type", "refresh_url", "return_url")
+                if not fields.get(name)
+            ]
+            if account_id and account_id not in accounts:
+                return 400, _api_error(
+                    400, "invalid_request_error", f"No such account: '{account_id}'"
+                )
+            if missing:
+                return 400, _api_error(
+                    400,
+                    "invalid_request_error",
+                    f"Missing required param: {missing[0]}.",
+                )
+            created = int(time.time())
+            link = {
+                "object": "account_link",
+                "created": created,
+                "expires_at": created + 300,
+                "url": f"https://connect.stripe.com/setup/s/{account_id}/"
+                f"{secrets.token_hex(6)}",
+            }
+            return 200, json.dumps(link).encode()
+        account_id = path.rsplit("/", 1)[-1]
+        if self.command == "GET" and account_id in accounts:
+            return 200, json.dumps(accounts[account_id]).encode()
+        return 404, _api_error(
+            404, "invalid_request_error", f"No such account: '{account_id}'"
+        )
+
     def _forward(
         self, path: str, form: list[tuple[str, str]], body: bytes
     ) -> tuple[int, bytes]:
+        if path == "/v1/account_links" or path.startswith("/v1/accounts"):
+            return self._connect(path, form)
         extras: dict[str, str] = {}
         if self.command == "POST" and path in EXTRAS:
             names = EXTRAS[path]
