@@ -14,7 +14,8 @@ and nothing else:
   with other parameters gets 400 ``idempotency_error``. localstripe ignores
   the header and would make a second object.
 - **PaymentIntent parameters localstripe rejects** as unexpected:
-  ``automatic_payment_methods[enabled]`` and ``description`` are taken off the
+  ``automatic_payment_methods[enabled]``, ``description`` and (Connect)
+  ``application_fee_amount`` are taken off the
   request it forwards and put back on the PaymentIntent it answers, as Stripe
   returns them. Likewise ``reason`` on ``POST /v1/refunds``
   (https://docs.stripe.com/api/refunds/create), put back on the Refund.
@@ -62,7 +63,11 @@ from urllib.parse import parse_qsl, urlencode
 from tests.services import ServiceUnavailable, free_port, wait_for_port
 
 #: Form fields of ``POST /v1/payment_intents`` that localstripe refuses.
-PAYMENT_INTENT_EXTRAS = ("automatic_payment_methods[enabled]", "description")
+PAYMENT_INTENT_EXTRAS = (
+    "automatic_payment_methods[enabled]",
+    "description",
+    "application_fee_amount",
+)
 #: Form fields of ``POST /v1/refunds`` that localstripe refuses (Stripe documents
 #: ``reason``: duplicate, fraudulent or requested_by_customer, echoed on the Refund).
 REFUND_EXTRAS = ("reason",)
@@ -143,6 +148,11 @@ class StripeEdge:
             self.saved.clear()
             self.failures = self.lost = 0
             self.accounts.clear()
+
+    def reset_requests(self) -> None:
+        """Forget the requests seen so far (keep saved answers and accounts)."""
+        with self.lock:
+            self.requests.clear()
 
     def posts(self, path: str) -> list[Recorded]:
         """The POSTs made to *path*."""
@@ -343,6 +353,8 @@ class _Handler(BaseHTTPRequestHandler):
                 intent["automatic_payment_methods"] = {"enabled": enabled}
             if "description" in extras:
                 intent["description"] = extras["description"]
+            if "application_fee_amount" in extras:
+                intent["application_fee_amount"] = int(extras["application_fee_amount"])
             if "reason" in extras:
                 intent["reason"] = extras["reason"]
             answer = json.dumps(intent).encode()
