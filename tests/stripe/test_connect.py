@@ -364,7 +364,7 @@ def test_settings_page_connects_and_shows_the_accounts_state(
     page = client.get("/paylinks/settings/payments").get_data(as_text=True)
     assert "You have not connected a Stripe account yet" in page
     assert ">Connect with Stripe</button>" in page
-    assert 'aria-current="page">Payments settings</a>' in page
+    assert 'aria-current="page">Settings</a>' in page
 
     answer = client.post("/paylinks/settings/payments/connect")
     assert answer.status_code == 303
@@ -408,6 +408,23 @@ def test_settings_page_connects_and_shows_the_accounts_state(
     assert "<dt>Charges enabled</dt><dd>Yes</dd>" in html
     assert "<dt>Still needed</dt><dd>Nothing</dd>" in html
     assert "Continue onboarding" not in html
+
+
+def test_under_the_csp_only_the_settings_form_may_lead_to_stripe(
+    database_url: str, stripe_config: dict[str, Any], localstripe: LocalStripe
+) -> None:
+    config = {
+        **stripe_config,
+        "PAYLINKS_STRIPE_CONNECT": True,
+        "PAYLINKS_DASHBOARD_CSP": True,
+    }
+    with _app(database_url, config) as app:
+        client = login(app, 1)
+        settings = client.get("/paylinks/settings/payments")
+        links = client.get("/paylinks/")
+    csp = settings.headers["Content-Security-Policy"]
+    assert "form-action 'self' https://connect.stripe.com;" in csp
+    assert "form-action 'self';" in links.headers["Content-Security-Policy"]
 
 
 def test_settings_posts_need_the_csrf_token(

@@ -22,6 +22,10 @@ from flask_paylinks.payments import accounts
 from flask_paylinks.web.dashboard import blueprint
 from flask_paylinks.web.dashboard.formflow import Answer
 from flask_paylinks.web.dashboard.helpers import ActionForm, notice, require_action
+from flask_paylinks.web.dashboard.security import allow_form_targets
+
+#: Where Stripe's onboarding lives: "Connect with Stripe" is sent on to it.
+STRIPE_CONNECT_ORIGIN = "https://connect.stripe.com"
 
 #: Status of the page when the gateway could not be reached.
 UNAVAILABLE = 503
@@ -30,6 +34,10 @@ UNAVAILABLE = 503
 def _page(
     status: AccountStatus | None, *, error: str | None = None, code: int = 200
 ) -> Answer:
+    if status is not None and status.can_onboard:
+        # The button's POST is redirected to Stripe: the CSP's form-action
+        # (when the host turns the CSP on) must let it go there.
+        allow_form_targets(STRIPE_CONNECT_ORIGIN)
     html = render_template(
         "paylinks/dashboard/settings.html",
         status=status,
@@ -58,7 +66,7 @@ def settings_payments() -> Answer:
     return _status()
 
 
-def _onboard() -> Answer:
+def _onboard(*, nothing_to_do: int = 409) -> Answer:
     try:
         url = accounts.onboarding_url(
             current_owner(),
@@ -66,7 +74,9 @@ def _onboard() -> Answer:
             return_url=url_for(".settings_return", _external=True),
         )
     except Conflict as error:
-        return _page(None, error=str(error), code=409)
+        if nothing_to_do == 200:
+            return _status()
+        return _page(None, error=str(error), code=nothing_to_do)
     except GatewayError as error:
         return _page(None, error=str(error), code=UNAVAILABLE)
     return redirect(url, code=303)
@@ -81,8 +91,11 @@ def settings_connect() -> Answer:
 
 @blueprint.get("/settings/payments/refresh")
 def settings_refresh() -> Answer:
-    """Stripe's onboarding link expired or was used: a fresh one."""
-    return _onboard()
+    """Stripe's onboarding link expired or was used: a fresh one.
+
+    With nothing to connect (any more), the settings page itself.
+    """
+    return _onboard(nothing_to_do=200)
 
 
 @blueprint.get("/settings/payments/return")
@@ -92,8 +105,10 @@ def settings_return() -> Answer | Response:
         status = accounts.account_status(current_owner(), refresh=True)
     except GatewayError as error:
         return _page(None, error=str(error), code=UNAVAILABLE)
+    if status.mode not in ("connect", "host"):
+        return _page(status)
     if status.problem is None:
         notice("Your Stripe account is connected and can take payments.")
     else:
-        notice("Stripe saved your progress. " + status.problem)
+        notice("Stripe saved your progress. What it still needs is below.")
     return redirect(url_for(".settings_payments"))
