@@ -87,6 +87,26 @@ DEFAULTS: dict[str, ConfigKey] = {
         "Signing secret of the Stripe webhook endpoint (``whsec_...``); required "
         "with the Stripe gateway.",
     ),
+    "PAYLINKS_STRIPE_CONNECT": ConfigKey(
+        False,
+        "Stripe Connect: each owner is paid into their own Stripe account, "
+        "connected from the dashboard's Payments settings page (or named by the "
+        "host's ``stripe_account_for=``). False: the host's own account for every "
+        "owner. See :doc:`gateways`.",
+    ),
+    "PAYLINKS_STRIPE_APPLICATION_FEE_BPS": ConfigKey(
+        0,
+        "The platform's fee on each Connect payment, in basis points (0 to "
+        "10000; 250 is 2.5%), rounded down to a minor unit, sent as "
+        "``application_fee_amount``. Needs ``PAYLINKS_STRIPE_CONNECT``.",
+    ),
+    "PAYLINKS_STRIPE_CONNECT_WEBHOOK_SECRET": ConfigKey(
+        None,
+        "Signing secret (``whsec_...``) of the Stripe endpoint that listens to "
+        "events on connected accounts (Stripe signs it apart from the platform's "
+        "endpoint, even at the same URL). Unset: only "
+        "``PAYLINKS_STRIPE_WEBHOOK_SECRET`` is tried.",
+    ),
     "PAYLINKS_STRIPE_API_BASE": ConfigKey(
         None,
         "Base URL of the Stripe API. Unset: Stripe itself. Tests point it at a "
@@ -579,6 +599,7 @@ def _check_stripe_keys(config: Mapping[str, Any]) -> None:
             f"{_STRIPE_WEBHOOK} is not a webhook signing secret: it must start "
             "with 'whsec_'."
         )
+    _check_connect(config)
     api_base = config.get("PAYLINKS_STRIPE_API_BASE")
     if api_base is not None and (
         not isinstance(api_base, str)
@@ -595,6 +616,33 @@ def _check_stripe_keys(config: Mapping[str, Any]) -> None:
         raise ConfigError(
             f"PAYLINKS_STRIPE_JS_URL={js_url!r} must be an http(s) URL, e.g. "
             "'https://js.stripe.com/v3/'."
+        )
+
+
+def _check_connect(config: Mapping[str, Any]) -> None:
+    """Refuse a Connect switch that is not a bool, or a fee out of range or unused."""
+    connect = config.get("PAYLINKS_STRIPE_CONNECT")
+    if not isinstance(connect, bool):
+        raise ConfigError(f"PAYLINKS_STRIPE_CONNECT={connect!r} must be True or False.")
+    key = "PAYLINKS_STRIPE_APPLICATION_FEE_BPS"
+    bps = config.get(key)
+    if not isinstance(bps, int) or isinstance(bps, bool) or not 0 <= bps <= 10_000:
+        raise ConfigError(
+            f"{key}={bps!r} must be a whole number of basis points from 0 to 10000 "
+            "(250 is 2.5%)."
+        )
+    if bps and not connect:
+        raise ConfigError(
+            f"{key} needs PAYLINKS_STRIPE_CONNECT=True: a platform fee is taken "
+            "from payments into merchants' own accounts."
+        )
+    secret = config.get("PAYLINKS_STRIPE_CONNECT_WEBHOOK_SECRET")
+    if secret is not None and (
+        not isinstance(secret, str) or not re.fullmatch(r"whsec_\S+", secret)
+    ):
+        raise ConfigError(
+            "PAYLINKS_STRIPE_CONNECT_WEBHOOK_SECRET is not a webhook signing "
+            "secret: it must start with 'whsec_'."
         )
 
 

@@ -52,6 +52,11 @@ class PayLinks:
         (``"product"``, ``"coupon"``, ``"link"``, ``"checkout"``).
     :param gateway: a gateway object to use instead of the one
         ``PAYLINKS_GATEWAY`` names.
+    :param stripe_account_for: given an owner id, the id (``acct_...``) of
+        the Stripe account that owner is paid into, or ``None`` when they
+        have none yet: for a host that already stores connected accounts
+        (Stripe Connect without the Payments settings page's onboarding).
+        Turns Connect mode on.
     :param sms_sender: an SMS sender to use instead of ``PAYLINKS_SMS_BACKEND``.
     :param email_sender: an email sender to use instead of
         ``PAYLINKS_EMAIL_BACKEND``.
@@ -118,6 +123,7 @@ class PayLinks:
             "gateway",
             "sms_sender",
             "email_sender",
+            "stripe_account_for",
         }
         unknown = set(opts) - known
         if unknown:
@@ -138,6 +144,13 @@ class PayLinks:
                 "and returning a MerchantProfile."
             )
 
+        account_for = opts.get("stripe_account_for")
+        if account_for is not None and not callable(account_for):
+            raise ConfigError(
+                "PayLinks stripe_account_for= must be a callable taking an owner "
+                "id and returning a Stripe account id ('acct_...') or None."
+            )
+
         from flask_paylinks.gateways import create_gateway
         from flask_paylinks.jobs.queue import JobQueue
         from flask_paylinks.messaging import create_email_sender, create_sms_sender
@@ -146,7 +159,8 @@ class PayLinks:
             db=db,
             contacts=contacts,
             owner_loader=owner_loader,
-            gateway=_check_gateway(opts.get("gateway")) or create_gateway(app.config),
+            gateway=_check_gateway(opts.get("gateway"))
+            or create_gateway(app.config, stripe_account_for=account_for),
             sms=opts.get("sms_sender") or create_sms_sender(app.config),
             email=opts.get("email_sender") or create_email_sender(app.config),
             jobs=JobQueue.from_config(app.config),

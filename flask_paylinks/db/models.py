@@ -849,3 +849,27 @@ class Refund(Base):
     def money(self) -> Money:
         """The refund's amount."""
         return Money(self.amount, self.currency)
+
+
+class StripeAccount(Timestamps, Base):
+    """The Stripe account an owner is paid into, in Connect mode, and its state.
+
+    One per owner and mode (a test account and a live one are different
+    accounts). ``last_event_created`` is the ``created`` time (Unix seconds)
+    of what last wrote the state (an ``account.updated`` event, or a
+    retrieve): an older event never overwrites a newer state.
+    """
+
+    __tablename__ = "paylinks_stripe_accounts"
+    __table_args__ = (UniqueConstraint("owner_id", "livemode"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    owner_id: Mapped[str] = mapped_column(String(64))
+    account_id: Mapped[str] = mapped_column(String(255), unique=True)
+    livemode: Mapped[bool] = mapped_column(Boolean, default=False)
+    charges_enabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    details_submitted: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: Stripe's ``requirements.currently_due``: the fields still to provide.
+    requirements_due: Mapped[list[str]] = mapped_column(JSON, default=list)
+    disabled_reason: Mapped[str | None] = mapped_column(String(100))
+    last_event_created: Mapped[int] = mapped_column(BigInteger, default=0)

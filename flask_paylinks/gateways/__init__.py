@@ -33,8 +33,14 @@ __all__ = [
 ]
 
 
-def create_gateway(config: Mapping[str, Any]) -> Gateway:
-    """The gateway ``PAYLINKS_GATEWAY`` names, built from its keys."""
+def create_gateway(
+    config: Mapping[str, Any], *, stripe_account_for: Any = None
+) -> Gateway:
+    """The gateway ``PAYLINKS_GATEWAY`` names, built from its keys.
+
+    *stripe_account_for* is the host's owner -> connected account lookup
+    (Stripe Connect without the onboarding page).
+    """
     if config["PAYLINKS_GATEWAY"] == "stripe":
         from flask_paylinks.gateways.stripe import STRIPE_JS_URL, StripeGateway
 
@@ -44,5 +50,9 @@ def create_gateway(config: Mapping[str, Any]) -> Gateway:
             webhook_secret=config.get("PAYLINKS_STRIPE_WEBHOOK_SECRET"),
             api_base=config.get("PAYLINKS_STRIPE_API_BASE"),
             js_url=config.get("PAYLINKS_STRIPE_JS_URL") or STRIPE_JS_URL,
+            connect=bool(config.get("PAYLINKS_STRIPE_CONNECT")),
+            application_fee_bps=config.get("PAYLINKS_STRIPE_APPLICATION_FEE_BPS") or 0,
+            account_for=stripe_account_for,
+            connect_webhook_secret=config.get("PAYLINKS_STRIPE_CONNECT_WEBHOOK_SECRET"),
         )
     return SandboxGateway()

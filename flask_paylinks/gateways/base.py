@@ -142,6 +142,9 @@ class RefundRequest:
     currency: str
     reason: str
     idempotency_key: str
+    #: The payment's owner: in Stripe Connect mode, the refund is made in
+    #: their connected account.
+    owner_id: str = ""
 
 
 @dataclass(frozen=True, slots=True)

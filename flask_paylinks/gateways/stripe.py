@@ -14,13 +14,16 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
 import stripe
 from stripe.params import (
+    AccountCreateParams,
+    AccountLinkCreateParams,
     CouponCreateParams,
     CustomerCreateParams,
     PaymentIntentCreateParams,
@@ -56,6 +59,16 @@ from flask_paylinks.gateways.prices import (
     remembered_price,
     remembered_product,
 )
+from flask_paylinks.gateways.stripe_accounts import (
+    AccountState,
+    AccountStatus,
+    account_of,
+    charges_problem_of,
+    link_account,
+    save_state,
+    state_from_object,
+    stored_state,
+)
 
 log = logging.getLogger(__name__)
 
@@ -79,14 +92,37 @@ ELEMENT_BACKGROUND = "#FFFFFF"
 ELEMENT_DANGER = "#B91C1C"
 #: Said to the customer when Stripe cannot be reached: nothing was charged.
 UNREACHABLE = "The payment service did not answer. Nothing was charged; try again."
+#: Said when an owner has no connected account in Connect mode.
+CONNECT_FIRST = "Connect your Stripe account first, in Payments settings."
+#: A host-supplied account lookup: owner id -> ``acct_...`` or ``None``.
+AccountFor = Callable[[str], "str | None"]
+
+
+def application_fee_amount(amount: int, bps: int) -> int:
+    """The platform's fee on *amount* (minor units) at *bps* basis points, rounded down.
+
+    What a PaymentIntent's ``application_fee_amount`` carries.
+    """
+    return amount * bps // 10_000
+
+
+def application_fee_percent(bps: int) -> float:
+    """*bps* as the percent a Subscription's ``application_fee_percent`` takes."""
+    return bps / 100
 
 
 class StripeGateway:
     """One-time payments through Stripe PaymentIntents, on the host's own account.
 
     A recurring purchase becomes a Stripe Subscription
-    (:meth:`start_subscription`). Connect (a Stripe account per owner) is
-    not built yet.
+    (:meth:`start_subscription`).
+
+    With *connect*, each owner is paid into their own Stripe account (direct
+    charges): every call made for an owner carries that account as
+    ``stripe_account`` (the ``Stripe-Account`` header), through
+    :meth:`_options`. The account is the one the owner connected on the
+    Payments settings page, or the one the host's *account_for* names.
+    *application_fee_bps* is the platform's fee in basis points.
     """
 
     name = "stripe"
@@ -99,7 +135,15 @@ class StripeGateway:
         webhook_secret: str | None = None,
         api_base: str | None = None,
         js_url: str = STRIPE_JS_URL,
+        connect: bool = False,
+        application_fee_bps: int = 0,
+        account_for: AccountFor | None = None,
+        connect_webhook_secret: str | None = None,
     ) -> None:
+        self.connect_webhook_secret = connect_webhook_secret
+        self.connect = connect or account_for is not None
+        self.application_fee_bps = application_fee_bps
+        self._account_for = account_for
         self.publishable_key = publishable_key
         self.js_url = js_url
         self._has_keys = bool(secret_key) and bool(publishable_key)
@@ -107,6 +151,7 @@ class StripeGateway:
         self.test_mode = secret_key.startswith(("sk_test_", "rk_test_"))
         #: Names the account customers are remembered in: the host's own
         #: account, in test or live mode (a customer exists in one mode only).
+        #: In Connect mode, customers live in the owner's connected account.
         self.account = "platform-test" if self.test_mode else "platform-live"
         self.client = stripe.StripeClient(
             secret_key,
@@ -127,6 +172,7 @@ class StripeGateway:
         if request.recurring is not None:
             return self.start_subscription(request)
         try:
+            options = self._options(request.owner_id, request.idempotency_key)
             customer = self._customer(request)
             params: PaymentIntentCreateParams = {
                 "amount": request.amount,
@@ -137,9 +183,11 @@ class StripeGateway:
             }
             if customer is not None:
                 params["customer"] = customer
-            intent = self.client.v1.payment_intents.create(
-                params, {"idempotency_key": request.idempotency_key}
-            )
+            if "stripe_account" in options and self.application_fee_bps:
+                params["application_fee_amount"] = application_fee_amount(
+                    request.amount, self.application_fee_bps
+                )
+            intent = self.client.v1.payment_intents.create(params, options)
         except stripe.StripeError as error:
             raise _refused_or_unreachable(error, _said(error)) from error
         return StartedPayment(
@@ -156,8 +204,9 @@ class StripeGateway:
         """
         if not request.customer_email.strip() or not request.owner_id:
             return None
+        account = self.connected_account(request.owner_id) or self.account
         known = remembered_customer(
-            self.name, self.account, request.owner_id, request.customer_email
+            self.name, account, request.owner_id, request.customer_email
         )
         if known is not None:
             return known
@@ -166,11 +215,13 @@ class StripeGateway:
             "email": email,
             "metadata": {"paylinks_owner": request.owner_id},
         }
-        seed = f"{self.account}:{request.owner_id}:{email.lower()}"
+        seed = f"{account}:{request.owner_id}:{email.lower()}"
         key = "paylinks-customer-" + hashlib.sha256(seed.encode()).hexdigest()
-        created = self.client.v1.customers.create(params, {"idempotency_key": key})
+        created = self.client.v1.customers.create(
+            params, self._options(request.owner_id, key)
+        )
         return remember_customer(
-            self.name, self.account, request.owner_id, email, created.id
+            self.name, account, request.owner_id, email, created.id
         )
 
     def refund(self, request: RefundRequest) -> RefundResult:
@@ -188,7 +239,7 @@ class StripeGateway:
         }
         try:
             refund = self.client.v1.refunds.create(
-                params, {"idempotency_key": request.idempotency_key}
+                params, self._options(request.owner_id, request.idempotency_key)
             )
         except stripe.StripeError as error:
             raise _refused_or_unreachable(error, _refund_said(error)) from error
@@ -203,16 +254,170 @@ class StripeGateway:
         return RefundResult(gateway_refund_id=refund.id)
 
     def charges_problem(self, owner: str) -> str | None:
-        """``None`` once the Stripe keys are configured (one account for every owner).
+        """Why *owner* cannot take charges now, or ``None`` when they can.
 
-        Per-owner accounts (Stripe Connect) refine this in the Stripe issue.
+        Single-account mode: only missing keys stop it. Connect mode: the
+        owner needs a connected account on which Stripe has enabled charges
+        (its stored state; retrieved once when none is stored yet).
         """
         if not self._has_keys:
             return (
                 "Payments are not set up: the Stripe keys are missing. Ask the "
                 "site's administrator to configure them."
             )
-        return None
+        if not self.connect:
+            return None
+        try:
+            return charges_problem_of(self._state(owner, refresh=False))
+        except GatewayError as error:
+            return str(error)
+
+    # -- Connect ----------------------------------------------------------------
+
+    def _options(
+        self, owner: str, idempotency_key: str | None = None
+    ) -> stripe.RequestOptions:
+        """The request options of every API call made for *owner*'s money.
+
+        In Connect mode they carry the owner's connected account as
+        ``stripe_account`` (sent as the ``Stripe-Account`` header), so the
+        object is made in the merchant's own Stripe account; in single-account
+        mode, only the idempotency key. **Any new call made for an owner (a
+        Subscription, a PaymentIntent lookup…) must take its options from
+        here.** Raises :class:`GatewayError` (:data:`CONNECT_FIRST`) when a
+        Connect owner has no account.
+        """
+        options: stripe.RequestOptions = {}
+        if idempotency_key is not None:
+            options["idempotency_key"] = idempotency_key
+        if self.connect:
+            account = self.connected_account(owner)
+            if account is None:
+                raise GatewayError(CONNECT_FIRST)
+            options["stripe_account"] = account
+        return options
+
+    def connected_account(self, owner: str) -> str | None:
+        """The ``acct_...`` id *owner* is paid into (Connect), else ``None``.
+
+        With a host's ``stripe_account_for``, its answer; the first time an
+        account is named, it is stored, so a webhook from it finds its owner.
+        """
+        if not self.connect or not owner:
+            return None
+        livemode = not self.test_mode
+        if self._account_for is None:
+            row = account_of(owner, livemode)
+            return row.account_id if row is not None else None
+        try:
+            named = self._account_for(owner)
+        except Exception as error:
+            log.exception("stripe_account_for(%r) raised", owner)
+            raise GatewayError(
+                "The site could not tell which Stripe account to use; try again."
+            ) from error
+        if not isinstance(named, str) or not named.startswith("acct_"):
+            return None
+        try:
+            link_account(owner, named, livemode)
+        except ValueError as error:
+            raise GatewayError(
+                "This Stripe account is already another merchant's."
+            ) from error
+        return named
+
+    def account_status(self, owner: str, *, refresh: bool = False) -> AccountStatus:
+        """What the Payments settings page shows for *owner*.
+
+        *refresh* retrieves the account from Stripe first (on the return from
+        onboarding, and always for a host-named account). Raises
+        :class:`GatewayError` when Stripe cannot be reached.
+        """
+        if not self.connect:
+            return AccountStatus(mode="single", problem=self.charges_problem(owner))
+        mode = "host" if self._account_for is not None else "connect"
+        state = self._state(owner, refresh=refresh or mode == "host")
+        return AccountStatus(
+            mode=mode,
+            account_id=state.account_id if state is not None else None,
+            state=state,
+            problem=charges_problem_of(state),
+            can_onboard=mode == "connect"
+            and (
+                state is None
+                or not state.details_submitted
+                or bool(state.requirements_due)
+            ),
+        )
+
+    def _state(self, owner: str, *, refresh: bool) -> AccountState | None:
+        """*owner*'s account state: stored, else (or when asked) retrieved."""
+        account = self.connected_account(owner)
+        if account is None:
+            return None
+        row = account_of(owner, not self.test_mode)
+        if row is not None and row.last_event_created and not refresh:
+            return stored_state(row)
+        try:
+            found = self.client.v1.accounts.retrieve(account)
+        except stripe.StripeError as error:
+            raise GatewayError(_account_said(error)) from error
+        # A retrieve is the truth as of now: older events then lose to it.
+        saved = save_state(state_from_object(found.to_dict()), int(time.time()))
+        return stored_state(saved) if saved is not None else None
+
+    def onboarding_url(self, owner: str, *, refresh_url: str, return_url: str) -> str:
+        """Where *owner* goes to connect (or finish connecting) a Stripe account.
+
+        Creates the owner's account the first time (once: the idempotency key
+        is the owner's, and the account is stored), then an Account Link of
+        type ``account_onboarding``. Raises :class:`GatewayError` when Stripe
+        cannot be reached or refuses, or when the host names accounts itself.
+        """
+        if not self.connect or self._account_for is not None:
+            raise GatewayError("Accounts are not connected from this page here.")
+        try:
+            account = self.connected_account(owner) or self._create_account(owner)
+            params: AccountLinkCreateParams = {
+                "account": account,
+                "type": "account_onboarding",
+                "refresh_url": refresh_url,
+                "return_url": return_url,
+            }
+            link = self.client.v1.account_links.create(params)
+        except stripe.StripeError as error:
+            raise GatewayError(_account_said(error)) from error
+        return link.url
+
+    def _create_account(self, owner: str) -> str:
+        """Create *owner*'s connected account, store it, and return its id.
+
+        The merchant owns it as a standard Stripe account (the full Stripe
+        Dashboard, Stripe's fees and risk), which direct charges suit.
+        """
+        livemode = not self.test_mode
+        params: AccountCreateParams = {
+            "controller": {
+                "fees": {"payer": "account"},
+                "losses": {"payments": "stripe"},
+                "requirement_collection": "stripe",
+                "stripe_dashboard": {"type": "full"},
+            },
+            "metadata": {"paylinks_owner": owner},
+        }
+        mode = "live" if livemode else "test"
+        key = (
+            "paylinks-account-" + hashlib.sha256(f"{mode}:{owner}".encode()).hexdigest()
+        )
+        created = self.client.v1.accounts.create(params, {"idempotency_key": key})
+        try:
+            link_account(owner, created.id, livemode)
+        except ValueError as error:  # pragma: no cover - Stripe's ids are new
+            raise GatewayError(
+                "Stripe answered with another merchant's account."
+            ) from error
+        save_state(state_from_object(created.to_dict()), int(time.time()))
+        return created.id
 
     def payment_fields(self, formdata: Any = None) -> None:
         """Stripe takes the card in its own browser widget: no fields of ours."""
@@ -233,12 +438,7 @@ class StripeGateway:
         try:
             # What StripeClient.construct_event checks, without building a
             # StripeObject from a body that may not be an event at all.
-            stripe.WebhookSignature.verify_header(
-                payload,
-                signature,
-                self.webhook_secret,
-                tolerance=stripe.Webhook.DEFAULT_TOLERANCE,
-            )
+            self._verify(payload, signature)
             raw = json.loads(payload)
         except stripe.SignatureVerificationError as error:
             raise WebhookRejected(str(error.user_message or error)) from error
@@ -278,6 +478,29 @@ class StripeGateway:
             failure_message=_text(problem.get("message") or obj.get("failure_message")),
             amount_refunded=_whole(obj.get("amount_refunded")),
         )
+
+    def _verify(self, payload: bytes, signature: str | None) -> None:
+        """Check *signature* with the platform endpoint's secret, else the Connect one.
+
+        Stripe signs a Connect endpoint with its own secret, even at our one
+        URL; the first secret's error is the one raised when neither fits.
+        """
+        given = [self.webhook_secret, self.connect_webhook_secret]
+        first: stripe.SignatureVerificationError | None = None
+        for secret in [s for s in given if s] or [""]:
+            try:
+                stripe.WebhookSignature.verify_header(
+                    payload,
+                    signature,
+                    secret,
+                    tolerance=stripe.Webhook.DEFAULT_TOLERANCE,
+                )
+            except stripe.SignatureVerificationError as error:
+                first = first or error
+            else:
+                return
+        assert first is not None
+        raise first
 
     # -- subscriptions ---------------------------------------------------------
 
@@ -323,8 +546,12 @@ class StripeGateway:
                 params["discounts"] = [
                     {"coupon": self._coupon(request, request.discount)}
                 ]
+            if self.application_fee_bps and self.connected_account(request.owner_id):
+                params["application_fee_percent"] = application_fee_percent(
+                    self.application_fee_bps
+                )
             subscription = self.client.v1.subscriptions.create(
-                params, {"idempotency_key": request.idempotency_key}
+                params, self._options(request.owner_id, request.idempotency_key)
             )
         except stripe.StripeError as error:
             raise _refused_or_unreachable(error, _said(error)) from error
@@ -333,7 +560,7 @@ class StripeGateway:
             raise GatewayError(UNREACHABLE)
         due, currency = invoice.amount_due, (invoice.currency or "").upper()
         if due != request.amount or currency != request.currency.upper():
-            self._cancel_quietly(subscription.id)
+            self._cancel_quietly(subscription.id, request.owner_id)
             raise GatewayRefused(
                 "The payment service would charge another amount than this "
                 "page shows. Nothing was charged; the merchant has been told."
@@ -361,7 +588,13 @@ class StripeGateway:
         if request.customer_name.strip():
             params["name"] = request.customer_name.strip()[:256]
         key = "paylinks-guest-" + _digest(request.idempotency_key)
-        return self.client.v1.customers.create(params, {"idempotency_key": key}).id
+        return self.client.v1.customers.create(
+            params, self._options(request.owner_id, key)
+        ).id
+
+    def _account_key(self, owner: str) -> str:
+        """The account Products, Prices and coupons are remembered under for *owner*."""
+        return self.connected_account(owner) or self.account
 
     def _price(self, request: PaymentRequest, line: ChargeLine) -> str:
         """The remembered Price of *line*'s product at its unit amount, else a new one.
@@ -370,9 +603,10 @@ class StripeGateway:
         new one. Both are created with idempotency keys derived from what
         they are remembered under, so two first payments at once make one.
         """
+        account = self._account_key(request.owner_id)
         terms = PriceTerms(
             gateway=self.name,
-            account=self.account,
+            account=account,
             product_id=line.product_id,
             amount=line.unit_amount,
             currency=request.currency.upper(),
@@ -382,7 +616,7 @@ class StripeGateway:
         known = remembered_price(terms)
         if known is not None:
             return known.price
-        product = remembered_product(self.name, self.account, line.product_id)
+        product = remembered_product(self.name, account, line.product_id)
         if product is None:
             product_params: ProductCreateParams = {
                 "name": line.name[:250] or f"Product {line.product_id}",
@@ -391,9 +625,10 @@ class StripeGateway:
                     "paylinks_owner": request.owner_id,
                 },
             }
-            seed = f"{self.account}:{line.product_id}:{product_params['name']}"
+            seed = f"{account}:{line.product_id}:{product_params['name']}"
             product = self.client.v1.products.create(
-                product_params, {"idempotency_key": "paylinks-product-" + _digest(seed)}
+                product_params,
+                self._options(request.owner_id, "paylinks-product-" + _digest(seed)),
             ).id
         price_params: PriceCreateParams = {
             "product": product,
@@ -407,11 +642,12 @@ class StripeGateway:
                 "interval_count": terms.interval_count,
             }
         seed = (
-            f"{self.account}:{line.product_id}:{product}:{terms.amount}:"
+            f"{account}:{line.product_id}:{product}:{terms.amount}:"
             f"{terms.currency}:{terms.interval}:{terms.interval_count}"
         )
         price = self.client.v1.prices.create(
-            price_params, {"idempotency_key": "paylinks-price-" + _digest(seed)}
+            price_params,
+            self._options(request.owner_id, "paylinks-price-" + _digest(seed)),
         )
         return remember_price(terms, RememberedPrice(product, price.id)).price
 
@@ -434,30 +670,32 @@ class StripeGateway:
             params["currency"] = (discount.currency or request.currency).lower()
         if discount.duration == "repeating":
             params["duration_in_months"] = discount.duration_in_months or 1
+        account = self._account_key(request.owner_id)
         if discount.applies_to is not None:
             products = [
-                remembered_product(self.name, self.account, product_id)
+                remembered_product(self.name, account, product_id)
                 for product_id in sorted(discount.applies_to)
             ]
             params["applies_to"] = {"products": [p for p in products if p]}
         coupon_id = (
-            "paylinks_"
-            + _digest(json.dumps([self.account, params], sort_keys=True))[:32]
+            "paylinks_" + _digest(json.dumps([account, params], sort_keys=True))[:32]
         )
         params["id"] = coupon_id
         try:
             self.client.v1.coupons.create(
-                params, {"idempotency_key": "paylinks-coupon-" + coupon_id}
+                params, self._options(request.owner_id, "paylinks-coupon-" + coupon_id)
             )
         except stripe.InvalidRequestError as error:
             if error.code != "resource_already_exists":
                 raise
         return coupon_id
 
-    def _cancel_quietly(self, subscription_id: str) -> None:
+    def _cancel_quietly(self, subscription_id: str, owner: str) -> None:
         """Cancel a subscription that must not be paid; a failure is only logged."""
         try:
-            self.client.v1.subscriptions.cancel(subscription_id)
+            self.client.v1.subscriptions.cancel(
+                subscription_id, None, self._options(owner)
+            )
         except stripe.StripeError:
             log.exception("could not cancel subscription %s", subscription_id)
 
@@ -503,11 +741,8 @@ class StripeGateway:
     # -- asking Stripe what became of a payment (the reconciler, the receipt) --
 
     def _owner_options(self, owner_id: str) -> stripe.RequestOptions:
-        """The request options of a call made for *owner_id* (none yet).
-
-        Connect adds the owner's ``stripe_account`` here.
-        """
-        return {}
+        """The options of a look-up made for *owner_id* (see :meth:`_options`)."""
+        return self._options(owner_id)
 
     def look_up(self, gateway_payment_id: str, owner_id: str) -> PaymentUpdate | None:
         """Retrieve the PaymentIntent; its outcome, or ``None`` while it is unsettled.
@@ -743,6 +978,13 @@ def _refund_said(error: stripe.StripeError) -> str:
         return "Stripe is busy. Nothing was refunded; try again."
     said = error.user_message or "Stripe refused the refund."
     return f"Stripe refused the refund: {said}"
+
+
+def _account_said(error: stripe.StripeError) -> str:
+    """What the merchant is told when Stripe refuses or cannot be reached."""
+    if isinstance(error, (stripe.APIConnectionError, stripe.APIError)):
+        return "Stripe did not answer. Try again in a moment."
+    return f"Stripe refused: {error.user_message or 'try again later.'}"
 
 
 def _text(value: Any) -> str | None:

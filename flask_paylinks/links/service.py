@@ -27,7 +27,7 @@ from sqlalchemy.orm import joinedload, selectinload
 from flask_paylinks import signals, uploads
 from flask_paylinks.catalog.service import products_by_id
 from flask_paylinks.core.days import day_end, day_start
-from flask_paylinks.core.errors import InvalidInput, NotFound
+from flask_paylinks.core.errors import Conflict, InvalidInput, NotFound
 from flask_paylinks.core.rules import https_url_problem, is_hex_color, name_problem
 from flask_paylinks.db.models import (
     Asset,
@@ -44,6 +44,7 @@ from flask_paylinks.db.queries import LIKE_ESCAPE, contains_pattern
 from flask_paylinks.db.scoping import get_owned
 from flask_paylinks.db.session import session
 from flask_paylinks.merchants import merchant_profile
+from flask_paylinks.state import paylinks_state
 
 #: Sort orders of the links table, by the name the URL uses.
 SORTS: dict[str, KeysetOrder] = {
@@ -231,6 +232,27 @@ def _apply(
     link.currency = next(iter(products.values())).currency
 
 
+class NotLive(Conflict):
+    """A link may not go live: its owner's payment account cannot take charges.
+
+    :attr:`problem` says why, in the gateway's words (e.g. "Connect your
+    Stripe account first, in Payments settings.").
+    """
+
+    def __init__(self, problem: str) -> None:
+        self.problem = problem
+        super().__init__(problem)
+
+
+#: Error key of a link refused because its owner cannot take charges yet.
+GATEWAY_FIELD = "gateway"
+
+
+def go_live_problem(owner: str) -> str | None:
+    """Why a link of *owner* cannot go live now, or ``None`` (the gateway's check)."""
+    return paylinks_state().gateway.charges_problem(owner)
+
+
 def _sender() -> Any:
     return current_app._get_current_object()  # type: ignore[attr-defined]
 
@@ -241,9 +263,13 @@ def _save(
     data: LinkData,
     logo: IO[bytes] | None,
     existing: PaymentLink | None,
+    *,
+    going_live: bool = False,
 ) -> None:
     """Check everything, then write the logo and the link in one transaction."""
     errors, products = link_problems(owner, data, existing)
+    if going_live and (problem := go_live_problem(owner)):
+        errors[GATEWAY_FIELD] = f"This link cannot take payments yet. {problem}"
     image = None
     if logo is not None:
         try:
@@ -271,13 +297,14 @@ def create_link(
 ) -> PaymentLink:
     """Make an active link, with *logo* (an uploaded image) if given.
 
-    :class:`InvalidInput` names each field that breaks a rule; nothing is
-    written then.
+    :class:`InvalidInput` names each field that breaks a rule, and
+    ``gateway`` (:data:`GATEWAY_FIELD`) when the owner's payment account
+    cannot take charges; nothing is written then.
     """
     link = PaymentLink(
         owner_id=owner, slug=new_slug(), status=LinkStatus.ACTIVE, source=source
     )
-    _save(owner, link, data, logo, None)
+    _save(owner, link, data, logo, None, going_live=True)
     signals.send_guarded(signals.link_created, _sender(), link=link)
     return link
 
@@ -297,11 +324,16 @@ def update_link(
 
 
 def set_link_active(owner: str, link_id: object, active: bool) -> PaymentLink:
-    """Switch a link on or off; its URL keeps working once it is back on."""
+    """Switch a link on or off; its URL keeps working once it is back on.
+
+    :class:`NotLive` when switching on a link whose owner cannot take charges.
+    """
     link = get_link(owner, link_id)
     status = LinkStatus.ACTIVE if active else LinkStatus.INACTIVE
     if link.status == status:
         return link
+    if active and (problem := go_live_problem(owner)):
+        raise NotLive(problem)
     link.status = status
     session().commit()
     signal = signals.link_updated if active else signals.link_deactivated

@@ -197,6 +197,7 @@ def _request(payment: Payment, row: Refund) -> RefundRequest:
         currency=row.currency,
         reason=row.reason,
         idempotency_key=row.idempotency_key,
+        owner_id=payment.owner_id,
     )
 
 

@@ -56,23 +56,47 @@ FIRST_INVOICE = "subscription_create"
 CANCELED = "canceled"
 
 
-def receive(event: StripeEvent) -> Received:
-    """Apply one of :data:`EVENTS` (see the module's text); what was done."""
+def receive(event: StripeEvent, owner: str | None = None) -> Received:
+    """Apply one of :data:`EVENTS` (see the module's text); what was done.
+
+    *owner* is the owner of the connected account the event came from
+    (Stripe Connect): a payment of another owner is never touched.
+    """
     obj = event.raw.get("data", {}).get("object")
     obj = obj if isinstance(obj, Mapping) else {}
     if event.type.startswith("invoice."):
-        return _invoice(event, obj)
+        return _invoice(event, obj, owner)
     if event.type.startswith("customer.subscription."):
-        return _subscription(event, obj)
-    return _dispute(event, obj)
+        return _subscription(event, obj, owner)
+    return _dispute(event, obj, owner)
 
 
-def _invoice(event: StripeEvent, invoice: Mapping[str, Any]) -> Received:
+def _foreign(event: StripeEvent, payment: Payment, owner: str | None) -> bool:
+    """Whether *payment* belongs to another owner than the event's account's."""
+    return owner is not None and payment.owner_id != owner
+
+
+def _park_foreign(event: StripeEvent, payment: Payment) -> Received:
+    from flask_paylinks.payments import webhooks as hooks  # imports this module
+
+    return hooks._park(
+        event,
+        None,
+        "account_mismatch",
+        f"payment {payment.id} is not of the owner of account {event.account}",
+    )
+
+
+def _invoice(
+    event: StripeEvent, invoice: Mapping[str, Any], owner: str | None
+) -> Received:
     from flask_paylinks.payments import webhooks as hooks  # imports this module
 
     payment = _payment_of_subscription(_subscription_of(invoice))
     if payment is None:
         return _unknown(event, _subscription_of(invoice))
+    if _foreign(event, payment, owner):
+        return _park_foreign(event, payment)
     paid = event.type == "invoice.paid"
     currency = str(invoice.get("currency") or "").upper()
     if currency != payment.currency.upper():
@@ -119,13 +143,17 @@ def _invoice(event: StripeEvent, invoice: Mapping[str, Any]) -> Received:
     )
 
 
-def _subscription(event: StripeEvent, subscription: Mapping[str, Any]) -> Received:
+def _subscription(
+    event: StripeEvent, subscription: Mapping[str, Any], owner: str | None
+) -> Received:
     from flask_paylinks.payments import webhooks as hooks  # imports this module
 
     ident = subscription.get("id")
     payment = _payment_of_subscription(ident)
     if payment is None:
         return _unknown(event, ident)
+    if _foreign(event, payment, owner):
+        return _park_foreign(event, payment)
     deleted = event.type == "customer.subscription.deleted"
     status = CANCELED if deleted else str(subscription.get("status") or "")
     if status:
@@ -133,7 +161,9 @@ def _subscription(event: StripeEvent, subscription: Mapping[str, Any]) -> Receiv
     return hooks._record(event, payment)
 
 
-def _dispute(event: StripeEvent, dispute: Mapping[str, Any]) -> Received:
+def _dispute(
+    event: StripeEvent, dispute: Mapping[str, Any], owner: str | None
+) -> Received:
     from flask_paylinks.payments import webhooks as hooks  # imports this module
 
     payment = hooks._payment_of(event)
@@ -144,6 +174,8 @@ def _dispute(event: StripeEvent, dispute: Mapping[str, Any]) -> Received:
             "unknown_payment_intent",
             f"no payment has PaymentIntent {event.payment_intent_id}",
         )
+    if _foreign(event, payment, owner):
+        return _park_foreign(event, payment)
     amount = event.amount
     if (
         amount is None

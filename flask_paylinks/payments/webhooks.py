@@ -15,10 +15,15 @@ otherwise: nothing is written). :func:`receive` then does one of three things:
   nothing moves;
 - **parks** it for review: stored with ``processed_at`` empty and the reason
   under :data:`REVIEW_KEY` in its payload, never applied. That is an event for
-  a PaymentIntent we do not know, one from a connected account (Stripe
-  Connect is not matched to owners yet), one whose amount or currency differs
+  a PaymentIntent we do not know, one from a connected account that is no
+  owner's (``unknown_account``), one from an owner's account about another
+  owner's payment (``account_mismatch``), one whose amount or currency differs
   from the payment's snapshot, a refund whose ``amount_refunded`` is missing
   or past the payment's total, or a type not handled yet.
+
+``account.updated`` (Stripe Connect) stores the account's new state
+(charges enabled, details submitted, requirements due) for its owner; an
+event older than the state stored changes nothing.
 
 A redelivered event finds its row and changes nothing; of two deliveries at
 once, the unique (gateway, event id) row lets one through. When handling
@@ -39,6 +44,11 @@ from flask_paylinks.core.errors import NotFound, Unavailable
 from flask_paylinks.db.models import GatewayEvent, Payment, PaymentState, utcnow
 from flask_paylinks.db.session import session
 from flask_paylinks.gateways.base import Outcome, PaymentUpdate, StripeEvent
+from flask_paylinks.gateways.stripe_accounts import (
+    owner_of,
+    save_state,
+    state_from_object,
+)
 from flask_paylinks.payments import subscriptions
 from flask_paylinks.payments.updates import apply_event
 from flask_paylinks.state import paylinks_state
@@ -111,15 +121,20 @@ def receive(event: StripeEvent) -> Received:
 
 
 def _receive(event: StripeEvent) -> Received:
+    if event.type == "account.updated":
+        return _account_updated(event)
     if event.type not in OUTCOMES and event.type not in subscriptions.EVENTS:
         return _park(event, None, "unhandled_type", f"no handler for {event.type}")
+    owner = None
     if event.account is not None:
-        # Connected accounts are not matched to owners yet: touch no payment.
-        return _park(
-            event, None, "unknown_account", f"no owner has account {event.account}"
-        )
+        # Connect: the event is the account owner's, and touches only theirs.
+        owner = owner_of(event.account)
+        if owner is None:
+            return _park(
+                event, None, "unknown_account", f"no owner has account {event.account}"
+            )
     if event.type in subscriptions.EVENTS:
-        return subscriptions.receive(event)
+        return subscriptions.receive(event, owner)
     payment = _payment_of(event)
     if payment is None:
         return _park(
@@ -127,6 +142,13 @@ def _receive(event: StripeEvent) -> Received:
             None,
             "unknown_payment_intent",
             f"no payment has PaymentIntent {event.payment_intent_id}",
+        )
+    if owner is not None and payment.owner_id != owner:
+        return _park(
+            event,
+            None,
+            "account_mismatch",
+            f"payment {payment.id} is not of the owner of account {event.account}",
         )
     mismatch = _mismatch(event, payment)
     if mismatch is not None:
@@ -167,6 +189,21 @@ def _receive(event: StripeEvent) -> Received:
         payment_id=applied.payment.id if applied.payment is not None else None,
         entered=applied.entered,
     )
+
+
+def _account_updated(event: StripeEvent) -> Received:
+    """Store a connected account's new state, unless what is stored is newer."""
+    obj = event.raw.get("data", {}).get("object")
+    state = state_from_object(obj if isinstance(obj, dict) else {})
+    account = state.account_id or event.account or ""
+    owner = owner_of(account) if account else None
+    if owner is None:
+        return _park(event, None, "unknown_account", f"no owner has account {account}")
+    save_state(state, event.created, commit=False)
+    row = _store(event, None, dict(event.raw), processed=True, owner=owner)
+    if row is None:
+        return Received("duplicate")
+    return Received("applied")
 
 
 def _payment_of(event: StripeEvent) -> Payment | None:
@@ -239,6 +276,7 @@ def _store(
     payload: dict[str, Any],
     *,
     processed: bool,
+    owner: str | None = None,
 ) -> GatewayEvent | None:
     """Insert *event*'s row and commit; ``None`` (rolled back) when it exists.
 
@@ -258,7 +296,7 @@ def _store(
             return None
         # Parked before (say, its PaymentIntent was not known yet): settle it.
         existing.processed_at = now
-        existing.owner_id = payment.owner_id if payment is not None else None
+        existing.owner_id = payment.owner_id if payment is not None else owner
         existing.payment_id = payment.id if payment is not None else None
         existing.payload = payload
         db.commit()
@@ -267,7 +305,7 @@ def _store(
         gateway=STRIPE,
         event_id=event.id,
         type=event.type[:100],
-        owner_id=payment.owner_id if payment is not None else None,
+        owner_id=payment.owner_id if payment is not None else owner,
         payment_id=payment.id if payment is not None else None,
         payload=payload,
         received_at=now,

@@ -116,8 +116,13 @@ def merchant_profile(owner: str) -> MerchantProfile | None:
     return MERCHANTS.get(owner)
 
 
-def create_app(database_url: str, **config: Any) -> Flask:
-    """Host A with PayLinks mounted through the public contract."""
+def create_app(
+    database_url: str, *, paylinks: dict[str, Any] | None = None, **config: Any
+) -> Flask:
+    """Host A with PayLinks mounted through the public contract.
+
+    *paylinks* holds more options of ``PayLinks(...)`` (e.g. ``stripe_account_for``).
+    """
     app = Flask(__name__)
     app.config.update(
         SECRET_KEY="test",
@@ -138,6 +143,7 @@ def create_app(database_url: str, **config: Any) -> Flask:
         contacts=contact_directory(),
         owner_loader=lambda: _current_account(),
         merchant_profile=merchant_profile,
+        **(paylinks or {}),
     )
 
     @app.get("/login/<int:user_id>")

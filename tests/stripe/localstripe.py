@@ -14,7 +14,8 @@ and nothing else:
   with other parameters gets 400 ``idempotency_error``. localstripe ignores
   the header and would make a second object.
 - **PaymentIntent parameters localstripe rejects** as unexpected:
-  ``automatic_payment_methods[enabled]`` and ``description`` are taken off the
+  ``automatic_payment_methods[enabled]``, ``description`` and (Connect)
+  ``application_fee_amount`` are taken off the
   request it forwards and put back on the PaymentIntent it answers, as Stripe
   returns them. Likewise ``reason`` on ``POST /v1/refunds``
   (https://docs.stripe.com/api/refunds/create), put back on the Refund.
@@ -42,6 +43,15 @@ and nothing else:
   /v1/payment_intents/search`` (https://docs.stripe.com/api/payment_intents/search:
   a ``search_result`` list; only ``metadata['KEY']:'VALUE'`` queries, answered
   from localstripe's own PaymentIntents).
+- **Connect** (localstripe has no Accounts, no Account Links, and ignores
+  ``Stripe-Account``): ``POST /v1/accounts``, ``GET /v1/accounts/{id}`` and
+  ``POST /v1/account_links`` are served by the edge itself, shaped as Stripe
+  documents the Account (https://docs.stripe.com/api/accounts/object) and
+  Account Link (https://docs.stripe.com/api/account_links/object) objects. A
+  new account cannot take charges and has ``requirements.currently_due``;
+  :meth:`StripeEdge.enable_charges` finishes its onboarding, as the merchant
+  would at Stripe. :meth:`StripeEdge.add_account` makes one a host already
+  has.
 
 It also records every request (method, path, headers, form fields) for
 assertions at the HTTP edge, and injects faults: :meth:`StripeEdge.fail`
@@ -77,7 +87,11 @@ from urllib.parse import parse_qsl, urlencode
 from tests.services import ServiceUnavailable, free_port, wait_for_port
 
 #: Form fields of ``POST /v1/payment_intents`` that localstripe refuses.
-PAYMENT_INTENT_EXTRAS = ("automatic_payment_methods[enabled]", "description")
+PAYMENT_INTENT_EXTRAS = (
+    "automatic_payment_methods[enabled]",
+    "description",
+    "application_fee_amount",
+)
 #: Form fields of ``POST /v1/refunds`` that localstripe refuses (Stripe documents
 #: ``reason``: duplicate, fraudulent or requested_by_customer, echoed on the Refund).
 REFUND_EXTRAS = ("reason",)
@@ -118,6 +132,31 @@ class StripeEdge:
     lock: threading.Lock = field(default_factory=threading.Lock)
     url: str = ""
     billing: Billing = field(default_factory=lambda: Billing())
+    #: Connected accounts the edge serves (Stripe's Account objects), by id.
+    accounts: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def add_account(
+        self, account_id: str | None = None, *, charges_enabled: bool = False
+    ) -> dict[str, Any]:
+        """A connected account, as ``POST /v1/accounts`` makes it; its object."""
+        account = _account(account_id or f"acct_{secrets.token_hex(8)}", {})
+        with self.lock:
+            self.accounts[account["id"]] = account
+        if charges_enabled:
+            self.enable_charges(account["id"])
+        return account
+
+    def enable_charges(self, account_id: str) -> dict[str, Any]:
+        """Finish *account_id*'s onboarding: charges enabled, nothing due."""
+        with self.lock:
+            account = self.accounts[account_id]
+            account.update(
+                charges_enabled=True, payouts_enabled=True, details_submitted=True
+            )
+            account["requirements"].update(
+                currently_due=[], eventually_due=[], past_due=[], disabled_reason=None
+            )
+            return dict(account)
 
     def fail(self, times: int) -> None:
         """Answer the next *times* API requests with a 500, unprocessed."""
@@ -134,6 +173,7 @@ class StripeEdge:
             self.saved.clear()
             self.failures = self.lost = 0
             self.billing = Billing()
+            self.accounts.clear()
 
     def posts_to(self, prefix: str) -> list[Recorded]:
         """The POSTs made to paths starting with *prefix*."""
@@ -141,9 +181,71 @@ class StripeEdge:
             r for r in self.requests if r.method == "POST" and r.path.startswith(prefix)
         ]
 
+    def reset_requests(self) -> None:
+        """Forget the requests seen so far (keep saved answers and accounts)."""
+        with self.lock:
+            self.requests.clear()
+
     def posts(self, path: str) -> list[Recorded]:
         """The POSTs made to *path*."""
         return [r for r in self.requests if r.method == "POST" and r.path == path]
+
+
+#: What Stripe asks of a new account before it enables charges.
+NEW_ACCOUNT_DUE = [
+    "business_profile.url",
+    "external_account",
+    "tos_acceptance.date",
+    "tos_acceptance.ip",
+]
+
+
+def _account(account_id: str, form: dict[str, str]) -> dict[str, Any]:
+    """A new connected account as Stripe's Account object documents it."""
+    metadata = {
+        key[len("metadata[") : -1]: value
+        for key, value in form.items()
+        if key.startswith("metadata[")
+    }
+    return {
+        "id": account_id,
+        "object": "account",
+        "business_profile": {"url": None, "mcc": None, "name": None},
+        "business_type": None,
+        "capabilities": {},
+        "charges_enabled": False,
+        "controller": {
+            "fees": {"payer": form.get("controller[fees][payer]", "account")},
+            "is_controller": True,
+            "losses": {"payments": form.get("controller[losses][payments]", "stripe")},
+            "requirement_collection": form.get(
+                "controller[requirement_collection]", "stripe"
+            ),
+            "stripe_dashboard": {
+                "type": form.get("controller[stripe_dashboard][type]", "full")
+            },
+            "type": "application",
+        },
+        "country": "US",
+        "created": int(time.time()),
+        "default_currency": "usd",
+        "details_submitted": False,
+        "email": None,
+        "livemode": False,
+        "metadata": metadata,
+        "payouts_enabled": False,
+        "requirements": {
+            "alternatives": [],
+            "current_deadline": None,
+            "currently_due": list(NEW_ACCOUNT_DUE),
+            "disabled_reason": "requirements.past_due",
+            "errors": [],
+            "eventually_due": list(NEW_ACCOUNT_DUE),
+            "past_due": list(NEW_ACCOUNT_DUE),
+            "pending_verification": [],
+        },
+        "type": "standard",
+    }
 
 
 def _api_error(status: int, kind: str, message: str) -> bytes:
@@ -293,9 +395,52 @@ class _Handler(BaseHTTPRequestHandler):
             return
         self._answer(status, answer, replayed=replayed)
 
+    def _connect(self, path: str, form: list[tuple[str, str]]) -> tuple[int, bytes]:
+        """Stripe's Accounts and Account Links, which localstripe lacks."""
+        accounts = self.edge.accounts
+        fields = dict(form)
+        if self.command == "POST" and path == "/v1/accounts":
+            account = _account(f"acct_{secrets.token_hex(8)}", fields)
+            accounts[account["id"]] = account
+            return 200, json.dumps(account).encode()
+        if self.command == "POST" and path == "/v1/account_links":
+            account_id = fields.get("account", "")
+            missing = [
+                name
+                for name in ("account", "type", "refresh_url", "return_url")
+                if not fields.get(name)
+            ]
+            if account_id and account_id not in accounts:
+                return 400, _api_error(
+                    400, "invalid_request_error", f"No such account: '{account_id}'"
+                )
+            if missing:
+                return 400, _api_error(
+                    400,
+                    "invalid_request_error",
+                    f"Missing required param: {missing[0]}.",
+                )
+            created = int(time.time())
+            link = {
+                "object": "account_link",
+                "created": created,
+                "expires_at": created + 300,
+                "url": f"https://connect.stripe.com/setup/s/{account_id}/"
+                f"{secrets.token_hex(6)}",
+            }
+            return 200, json.dumps(link).encode()
+        account_id = path.rsplit("/", 1)[-1]
+        if self.command == "GET" and account_id in accounts:
+            return 200, json.dumps(accounts[account_id]).encode()
+        return 404, _api_error(
+            404, "invalid_request_error", f"No such account: '{account_id}'"
+        )
+
     def _forward(
         self, path: str, form: list[tuple[str, str]], body: bytes
     ) -> tuple[int, bytes]:
+        if path == "/v1/account_links" or path.startswith("/v1/accounts"):
+            return self._connect(path, form)
         faked = self.edge.billing.serve(self, path, form)
         if faked is not None:
             return faked
@@ -336,6 +481,8 @@ class _Handler(BaseHTTPRequestHandler):
                 intent["automatic_payment_methods"] = {"enabled": enabled}
             if "description" in extras:
                 intent["description"] = extras["description"]
+            if "application_fee_amount" in extras:
+                intent["application_fee_amount"] = int(extras["application_fee_amount"])
             if "reason" in extras:
                 intent["reason"] = extras["reason"]
             answer = json.dumps(intent).encode()

@@ -65,6 +65,7 @@ from flask_paylinks.web.dashboard import (  # noqa: E402, F401  (routes)
     payment_views,
     product_views,
     sends,
+    settings,
     text_to_pay,
     views,
 )

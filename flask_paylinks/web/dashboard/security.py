@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from flask import current_app
+from flask import current_app, g
 from werkzeug.wrappers import Response
 
 from flask_paylinks.web.security_headers import (
@@ -40,7 +40,19 @@ BASE_POLICY: dict[str, tuple[str, ...]] = {
 }
 
 
-def policy(config: Mapping[str, Any], nonce: str) -> str:
+#: Name in :data:`flask.g` of the origins a page's forms may also be sent to
+#: (through a redirect): the Payments settings page's form leads to Stripe.
+FORM_TARGETS = "paylinks_form_targets"
+
+
+def allow_form_targets(*origins: str) -> None:
+    """Let this page's forms lead (by redirect) to *origins* under the CSP."""
+    g.setdefault(FORM_TARGETS, []).extend(origins)
+
+
+def policy(
+    config: Mapping[str, Any], nonce: str, form_targets: Iterable[str] = ()
+) -> str:
     """The dashboard's ``Content-Security-Policy`` value under *config*."""
     ancestors = {
         "frame-ancestors": parse_frame_ancestors(
@@ -51,8 +63,9 @@ def policy(config: Mapping[str, Any], nonce: str) -> str:
     if not setting:
         return format_policy(ancestors)
     extra: Mapping[str, Iterable[str]] = setting if isinstance(setting, Mapping) else {}
+    targets = {"form-action": tuple(form_targets)}
     return format_policy(
-        merge_policy(BASE_POLICY, nonce_sources(nonce), extra, ancestors)
+        merge_policy(BASE_POLICY, nonce_sources(nonce), targets, extra, ancestors)
     )
 
 
@@ -61,7 +74,7 @@ def add_dashboard_headers(response: Response) -> Response:
     config = current_app.config
     return add_common_headers(
         response,
-        policy=policy(config, csp_nonce()),
+        policy=policy(config, csp_nonce(), g.get(FORM_TARGETS, ())),
         frame_options=x_frame_options(
             parse_frame_ancestors(config["PAYLINKS_DASHBOARD_FRAME_ANCESTORS"])
         ),

@@ -184,6 +184,9 @@ def _link_flow(owner: str, form: LinkForm, link: PaymentLink | None) -> FormFlow
             logo_src=logo_url(link) if link is not None else None,
             default_color=_config("BRAND_COLOR"),
             item_template=LinkItemForm(prefix="items-__i__-"),
+            go_live_problem=link_service.go_live_problem(owner)
+            if link is None
+            else None,
         )
 
     return FormFlow(form, render)
@@ -336,17 +339,31 @@ def _qr(link_id: int, kind: str) -> Response:
 # -- actions -------------------------------------------------------------------
 
 
-def _set_link_active(link_id: int, active: bool, message: str) -> BaseResponse:
+def _set_link_active(link_id: int, active: bool, message: str) -> Answer:
     owner = current_owner()
     link_service.get_link(owner, link_id)  # a missing link is a 404 before a 400
     require_action()
-    link = link_service.set_link_active(owner, link_id, active)
+    try:
+        link = link_service.set_link_active(owner, link_id, active)
+    except link_service.NotLive as refused:
+        return not_live(refused.problem)
     notice(message.format(name=link.name))
     return back(".index")
 
 
+def not_live(problem: str) -> tuple[str, int]:
+    """The page saying a link cannot go live, and why, with the way to fix it."""
+    html = render_template(
+        "paylinks/dashboard/refused.html",
+        title="This link cannot take payments yet",
+        message=problem,
+        settings_url=url_for(".settings_payments"),
+    )
+    return html, 409
+
+
 @blueprint.post("/links/<int:link_id>/deactivate")
-def link_deactivate(link_id: int) -> BaseResponse:
+def link_deactivate(link_id: int) -> Answer:
     """Stop the link taking payments; its checkout says it is no longer available."""
     return _set_link_active(
         link_id, False, "Deactivated “{name}”. Its URL no longer takes payments."
@@ -354,7 +371,7 @@ def link_deactivate(link_id: int) -> BaseResponse:
 
 
 @blueprint.post("/links/<int:link_id>/activate")
-def link_activate(link_id: int) -> BaseResponse:
+def link_activate(link_id: int) -> Answer:
     """Let the link take payments again, at the same URL."""
     return _set_link_active(
         link_id, True, "Activated “{name}”. Its URL takes payments again."
