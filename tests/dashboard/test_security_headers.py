@@ -33,7 +33,7 @@ def _dashboard_get_urls(app: Flask) -> list[str]:
     """A URL of every dashboard GET route, filled with merchant A's rows."""
     product = make_product(OWNER_A, name="Private product")
     link = make_link(OWNER_A, [product], name="Private link")
-    make_payment(OWNER_A, link, customer_name="Jane Customer")
+    payment = make_payment(OWNER_A, link, customer_name="Jane Customer")
     coupon = make_coupon(OWNER_A)
     send = make_send(OWNER_A, link)
     ids = {
@@ -41,6 +41,7 @@ def _dashboard_get_urls(app: Flask) -> list[str]:
         "product_id": product.id,
         "coupon_id": coupon.id,
         "send_id": send.id,
+        "payment_id": payment.id,
     }
     # Text-to-Pay: a request's page shows a request; its form is for a contact.
     from ..hosts import crm_a
