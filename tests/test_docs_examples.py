@@ -87,3 +87,32 @@ def test_the_documented_app_runs(
             crm.db.engine.dispose()
     finally:
         sys.modules.pop("crm", None)
+
+
+def test_the_stripe_guides_account_lookup_runs(database_url: str) -> None:
+    """docs/stripe.rst's ``stripe_account_for``, mounted, names owner 1's account."""
+    from .hosts import crm_a
+
+    text = (ROOT / "docs" / "stripe.rst").read_text()
+    found = re.search(r"\.\. code-block:: python\n\n((?:    .*\n|\n)+)", text)
+    assert found is not None
+    source = "\n".join(
+        line.removeprefix("    ") for line in found.group(1).splitlines()
+    )
+    namespace: dict[str, object] = {}
+    exec(compile(source, "docs/stripe.rst", "exec"), namespace)  # noqa: S102
+    app = crm_a.create_app(
+        database_url,
+        paylinks={"stripe_account_for": namespace["stripe_account_for"]},
+        PAYLINKS_GATEWAY="stripe",
+        PAYLINKS_STRIPE_SECRET_KEY="sk_test_docs0123456789",
+        PAYLINKS_STRIPE_PUBLISHABLE_KEY="pk_test_docs0123456789",
+        PAYLINKS_STRIPE_WEBHOOK_SECRET="whsec_docs0123456789",
+    )
+    with app.app_context():
+        crm_a.db.create_all()
+        gateway = app.extensions["paylinks"].gateway
+        assert gateway.connected_account("1") == "acct_1Nv0FGQ9RKHgCVdK"
+        assert gateway.connected_account("2") is None
+        crm_a.db.session.remove()
+        crm_a.db.engine.dispose()
