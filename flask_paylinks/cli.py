@@ -178,7 +178,9 @@ def _count(n: int, one: str, many: str | None = None) -> str:
     return f"{n} {one if n == 1 else (many or one + 's')}"
 
 
-stripe_cli = AppGroup("stripe", help="Stripe: register the checkout's domain.")
+stripe_cli = AppGroup(
+    "stripe", help="Stripe: register the checkout's domain, list parked events."
+)
 paylinks_cli.add_command(stripe_cli)
 
 
@@ -219,3 +221,37 @@ def register_domain(domain: str) -> None:
         f"Apple Pay: {made.apple_pay}; Google Pay: {made.google_pay}; "
         f"Link: {made.link}."
     )
+
+
+@stripe_cli.command("parked")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
+def parked_events(as_json: bool) -> None:
+    """List Stripe events stored but not applied, with why, oldest first.
+
+    An event is parked when it cannot be placed safely: an unknown
+    PaymentIntent or subscription, an account that is no owner's, an amount
+    that differs from what the customer agreed to. Nothing of it was applied.
+    """
+    from flask_paylinks.payments.webhooks import REVIEW_KEY, parked
+
+    rows = parked()
+    for row in rows:
+        review = row.payload.get(REVIEW_KEY) or {}
+        fields = {
+            "received_at": row.received_at.isoformat(),
+            "event_id": row.event_id,
+            "type": row.type,
+            "account": row.payload.get("account"),
+            "reason": review.get("reason"),
+            "detail": review.get("detail"),
+        }
+        if as_json:
+            click.echo(json.dumps(fields))
+        else:
+            where = f" on {fields['account']}" if fields["account"] else ""
+            click.echo(
+                f"{fields['received_at']}  {row.event_id}  {row.type}{where}: "
+                f"{fields['reason']} ({fields['detail']})"
+            )
+    if not as_json:
+        click.echo(f"{_count(len(rows), 'parked event')}.")
