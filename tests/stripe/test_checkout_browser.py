@@ -24,7 +24,6 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-import requests
 from flask import Flask
 from playwright.sync_api import expect
 from sqlalchemy import func, select
@@ -34,16 +33,16 @@ from flask_paylinks.db.models import GatewayEvent, OutboxItem, Payment, PaymentL
 from flask_paylinks.payments.followups import PAYMENT_FOLLOWUP
 
 from ..axe import assert_no_serious_violations
-from ..browser import LiveServer, live_server, screenshot, watched_page
+from ..browser import LiveServer, screenshot, watched_page
 from ..checkout.conftest import Shop
 from ..hosts import crm_a
-from .conftest import SECRET_KEY, WEBHOOK_SECRET
+from .conftest import SECRET_KEY
+from .e2e_helpers import served_with_webhooks
 from .localstripe import LocalStripe
 from .shim.server import StripeJsShim, stripe_js_shim
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-WEBHOOK_PATH = "/paylinks/webhooks/stripe"
 GOOD = "4242424242424242"
 DECLINED = "4000000000000002"
 THREE_D_SECURE = "4000002760003184"
@@ -78,19 +77,11 @@ def stripe_app(
 @pytest.fixture
 def server(stripe_app: Flask, localstripe: LocalStripe) -> Iterator[LiveServer]:
     """The app served live, its webhook URL registered with localstripe."""
-    with live_server(stripe_app) as running:
-        requests.post(
-            f"{localstripe.url}/_config/webhooks/paylinks-browser",
-            json={
-                "url": running.url + WEBHOOK_PATH,
-                "secret": WEBHOOK_SECRET,
-                "events": [
-                    "payment_intent.succeeded",
-                    "payment_intent.payment_failed",
-                ],
-            },
-            timeout=10,
-        ).raise_for_status()
+    with served_with_webhooks(
+        stripe_app,
+        localstripe,
+        ["payment_intent.succeeded", "payment_intent.payment_failed"],
+    ) as running:
         yield running
 
 
@@ -113,15 +104,19 @@ def succeeded_signals(stripe_app: Flask) -> Iterator[list[int]]:
     signals.payment_succeeded.disconnect(receiver, stripe_app)
 
 
-def open_payment_step(page: Any, server: LiveServer, link: PaymentLink) -> None:
-    """Fill the checkout, press Pay, and wait for the Payment Element."""
+def open_payment_step(
+    page: Any, server: LiveServer, link: PaymentLink, pay: str = "Pay €50.00"
+) -> None:
+    """Fill the checkout, press *pay*, and wait for the Payment Element."""
     page.goto(f"{server.url}/pay/{link.slug}")
     page.get_by_label("Full name").fill("Ada Lovelace")
     page.get_by_label("Email").fill("ada@example.com")
-    page.get_by_role("button", name="Pay €50.00").click()
-    expect(page.get_by_role("heading", name=re.compile("^Pay €50.00"))).to_be_visible()
+    page.get_by_role("button", name=pay).click()
+    expect(
+        page.get_by_role("heading", name=re.compile(f"^{re.escape(pay)}"))
+    ).to_be_visible()
     expect(page.get_by_label("Card number")).to_be_visible()
-    expect(page.get_by_role("button", name="Pay €50.00")).to_be_enabled()
+    expect(page.get_by_role("button", name=pay)).to_be_enabled()
 
 
 def enter_card(page: Any, number: str) -> None:
