@@ -973,9 +973,9 @@ def _said(error: stripe.StripeError) -> str:
 def _refund_said(error: stripe.StripeError) -> str:
     """What the merchant is told when Stripe refuses or cannot be reached."""
     if isinstance(error, (stripe.APIConnectionError, stripe.APIError)):
-        return "Stripe did not answer. Nothing was refunded; try again."
+        return "Stripe did not answer; the refund is asked again later."
     if isinstance(error, stripe.RateLimitError):
-        return "Stripe is busy. Nothing was refunded; try again."
+        return "Stripe is busy; the refund is asked again later."
     said = error.user_message or "Stripe refused the refund."
     return f"Stripe refused the refund: {said}"
 
