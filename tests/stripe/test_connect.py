@@ -310,6 +310,33 @@ def test_account_updated_flips_charges_enabled_and_an_older_one_loses(
         assert gateway(connect_app).charges_problem(A) is None
 
 
+def test_account_updated_from_account_b_about_account_a_is_parked(
+    connect_app: Flask, localstripe: LocalStripe
+) -> None:
+    """The event's ``account`` says whose it is: B's event never changes A's state."""
+    a_account = connect(connect_app, localstripe, A)
+    b_account = connect(connect_app, localstripe, B)
+    about_a = {
+        "id": a_account,
+        "object": "account",
+        "charges_enabled": False,
+        "details_submitted": False,
+        "requirements": {"currently_due": ["external_account"]},
+    }
+    event = _event("account.updated", about_a, account=b_account)
+    event["created"] = int(time.time()) + 5
+    client = connect_app.test_client()
+    assert deliver(client, event, secret=WEBHOOK_SECRET) == (200, "parked\n")
+    with connect_app.test_request_context():
+        assert gateway(connect_app).charges_problem(A) is None
+        row = (
+            session()
+            .scalars(select(GatewayEvent).where(GatewayEvent.event_id == event["id"]))
+            .one()
+        )
+        assert row.payload[REVIEW_KEY]["reason"] == "account_mismatch"
+
+
 # -- a host that names each owner's account ---------------------------------------
 
 
