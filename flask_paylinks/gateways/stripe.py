@@ -98,6 +98,13 @@ CONNECT_FIRST = "Connect your Stripe account first, in Payments settings."
 AccountFor = Callable[[str], "str | None"]
 
 
+#: The longest event id stored (``paylinks_gateway_events.event_id``).
+MAX_EVENT_ID = 255
+#: How far past now an event's ``created`` may be; later ones count as unknown
+#: (0), so a bogus future time never holds a status against newer reports.
+CREATED_SLACK_SECONDS = 86_400
+
+
 def application_fee_amount(amount: int, bps: int) -> int:
     """The platform's fee on *amount* (minor units) at *bps* basis points, rounded down.
 
@@ -449,6 +456,15 @@ class StripeGateway:
         event_id, kind, created = raw.get("id"), raw.get("type"), raw.get("created")
         if not isinstance(event_id, str) or not isinstance(kind, str):
             raise WebhookRejected("The event has no id or type.")
+        if not 0 < len(event_id) <= MAX_EVENT_ID:
+            raise WebhookRejected("The event's id is not a Stripe id.")
+        created = _whole(created)
+        if created is None or not 0 <= created <= time.time() + CREATED_SLACK_SECONDS:
+            created = 0  # unknown: older than any report, so it overrides none
+        # Present but not an id (a number, say): still a connected account's
+        # event, so it is nobody's and parked, never taken as the platform's.
+        account = raw.get("account")
+        account = None if account is None else str(account)
         obj = raw["data"].get("object")
         obj = obj if isinstance(obj, dict) else {}
         problem = obj.get("last_payment_error")
@@ -461,13 +477,13 @@ class StripeGateway:
         return StripeEvent(
             id=event_id,
             type=kind,
-            account=_text(raw.get("account")),
+            account=account,
             object_id=_text(obj.get("id")),
             payment_intent_id=_text(intent),
             amount=_whole(obj.get("amount")),
             currency=currency.upper() if currency else None,
             status=_text(obj.get("status")),
-            created=_whole(created) or 0,
+            created=created,
             raw=raw,
             failure_code=_text(
                 problem.get("decline_code")
