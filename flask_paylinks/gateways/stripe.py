@@ -201,6 +201,7 @@ class StripeGateway:
             gateway_payment_id=intent.id,
             client_secret=intent.client_secret,
             gateway_customer_id=customer,
+            gateway_account=options.get("stripe_account"),
         )
 
     def _customer(self, request: PaymentRequest) -> str | None:
@@ -589,6 +590,7 @@ class StripeGateway:
             client_secret=client_secret,
             gateway_customer_id=customer,
             gateway_subscription_id=subscription.id,
+            gateway_account=self.connected_account(request.owner_id),
         )
 
     def _guest_customer(self, request: PaymentRequest) -> str:
@@ -720,6 +722,9 @@ class StripeGateway:
     ) -> BrowserStep | None:
         """Stripe.js and the PaymentIntent's client secret, for the Payment Element.
 
+        A PaymentIntent made on a connected account names it, so Stripe.js is
+        built with ``stripeAccount`` (a direct charge is confirmed there).
+
         The Appearance API styles the Element: *brand_color* as its primary
         colour, on a white background with near-black text. ``None`` when
         the PaymentIntent has no client secret (nothing to confirm).
@@ -731,6 +736,7 @@ class StripeGateway:
             publishable_key=self.publishable_key,
             client_secret=started.client_secret,
             return_url=return_url,
+            account=started.gateway_account,
             appearance={
                 "theme": "stripe",
                 "variables": {

@@ -56,6 +56,7 @@ from ..hosts import crm_a
 from .conftest import WEBHOOK_SECRET
 from .localstripe import LocalStripe
 from .test_payment_intents import GRACE, start
+from .test_payment_step import STATIC, element_data, pay
 from .test_refunds import paid_intent
 from .test_webhooks import _event, deliver, intent_event
 
@@ -335,6 +336,38 @@ def test_account_updated_from_account_b_about_account_a_is_parked(
             .one()
         )
         assert row.payload[REVIEW_KEY]["reason"] == "account_mismatch"
+
+
+def test_the_payment_step_of_a_connected_owner_names_the_account_to_stripe_js(
+    connect_app: Flask, localstripe: LocalStripe
+) -> None:
+    """A PaymentIntent made on the owner's account is confirmed on it.
+
+    Stripe.js must be built with ``stripeAccount`` for a direct charge, else
+    Stripe answers the client secret with "No such payment_intent".
+    (localstripe ignores accounts; the page and the script are asserted.)
+    """
+    account = connect(connect_app, localstripe, A)
+    link = link_of(connect_app, A)
+    client = connect_app.test_client()
+    step = pay(client, link)
+    page = client.get(step)
+    assert page.status_code == 200
+    data = element_data(page.text)
+    assert data["stripe-account"] == account
+    made = localstripe.edge.posts("/v1/payment_intents")  # Pay, then the step
+    assert {p.headers["Stripe-Account"] for p in made} == {account}
+    script = (STATIC / "payment-step.js").read_text()
+    assert "stripeAccount: data.stripeAccount" in script
+
+
+def test_a_single_account_payment_step_names_no_account(
+    database_url: str, stripe_config: dict[str, Any], localstripe: LocalStripe
+) -> None:
+    with _app(database_url, stripe_config) as app:
+        client = app.test_client()
+        page = client.get(pay(client, link_of(app, A)))
+        assert "stripe-account" not in element_data(page.text)
 
 
 # -- a host that names each owner's account ---------------------------------------
