@@ -470,6 +470,23 @@ def test_settings_page_connects_and_shows_the_accounts_state(
     assert "Continue onboarding" not in html
 
 
+def test_a_cross_site_get_of_refresh_creates_no_stripe_account(
+    connect_app: Flask, localstripe: LocalStripe
+) -> None:
+    """Stripe's refresh URL is a GET: it renews a link, it never makes an account.
+
+    Any page could make a signed-in merchant's browser fetch it; only the
+    CSRF-checked *Connect with Stripe* POST creates the account.
+    """
+    client = login(connect_app, 1)
+    answer = client.get("/paylinks/settings/payments/refresh")
+    assert answer.status_code == 200
+    assert "Connect with Stripe" in answer.get_data(as_text=True)
+    assert localstripe.edge.posts_to("/v1/account") == []
+    with connect_app.app_context():
+        assert session().scalars(select(StripeAccount)).all() == []
+
+
 def test_under_the_csp_only_the_settings_form_may_lead_to_stripe(
     database_url: str, stripe_config: dict[str, Any], localstripe: LocalStripe
 ) -> None:
