@@ -105,12 +105,21 @@ MAX_EVENT_ID = 255
 CREATED_SLACK_SECONDS = 86_400
 
 
-def application_fee_amount(amount: int, bps: int) -> int:
+#: Stripe's three-decimal currencies: an API amount's last digit must be 0.
+THREE_DECIMAL = frozenset({"BHD", "JOD", "KWD", "OMR", "TND"})
+
+
+def application_fee_amount(amount: int, bps: int, currency: str = "") -> int:
     """The platform's fee on *amount* (minor units) at *bps* basis points, rounded down.
 
-    What a PaymentIntent's ``application_fee_amount`` carries.
+    What a PaymentIntent's ``application_fee_amount`` carries. In a
+    three-decimal *currency* it is rounded down to a multiple of ten, as
+    Stripe refuses any other amount there.
     """
-    return amount * bps // 10_000
+    fee = amount * bps // 10_000
+    if currency.upper() in THREE_DECIMAL:
+        fee -= fee % 10
+    return fee
 
 
 def application_fee_percent(bps: int) -> float:
@@ -192,7 +201,7 @@ class StripeGateway:
                 params["customer"] = customer
             if "stripe_account" in options and self.application_fee_bps:
                 params["application_fee_amount"] = application_fee_amount(
-                    request.amount, self.application_fee_bps
+                    request.amount, self.application_fee_bps, request.currency
                 )
             intent = self.client.v1.payment_intents.create(params, options)
         except stripe.StripeError as error:

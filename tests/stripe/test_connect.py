@@ -180,6 +180,18 @@ def test_fee_helpers_round_down_and_give_the_percent() -> None:
     assert application_fee_percent(250) == 2.5
 
 
+def test_a_three_decimal_currencys_fee_ends_in_zero_as_stripe_requires() -> None:
+    """Stripe refuses a KWD/BHD/JOD/OMR/TND amount whose last digit is not 0.
+
+    https://docs.stripe.com/currencies#three-decimal: round to a multiple of
+    ten; the fee is rounded down, so the platform never takes more.
+    """
+    assert application_fee_amount(1010, 250, "KWD") == 20  # 25.25 -> 20
+    assert application_fee_amount(1010, 250, "bhd") == 20
+    assert application_fee_amount(1010, 250, "USD") == 25
+    assert application_fee_amount(1010, 250, "JPY") == 25
+
+
 def test_a_refund_is_made_in_the_owners_account(
     connect_app: Flask, localstripe: LocalStripe
 ) -> None:
