@@ -456,10 +456,12 @@ class StripeGateway:
             # What StripeClient.construct_event checks, without building a
             # StripeObject from a body that may not be an event at all.
             self._verify(payload, signature)
-            raw = json.loads(payload)
+            raw = json.loads(payload, parse_constant=_no_constant)
+            _storable(raw)
         except stripe.SignatureVerificationError as error:
             raise WebhookRejected(str(error.user_message or error)) from error
-        except ValueError as error:  # not UTF-8, not JSON, not a v1 event
+        except (ValueError, RecursionError) as error:
+            # Not UTF-8, not JSON, not a v1 event, or JSON no database stores.
             raise WebhookRejected("The body is not a Stripe event.") from error
         if not isinstance(raw, dict) or not isinstance(raw.get("data"), dict):
             raise WebhookRejected("The body is not a Stripe event.")
@@ -1016,6 +1018,25 @@ def _account_said(error: stripe.StripeError) -> str:
     if isinstance(error, (stripe.APIConnectionError, stripe.APIError)):
         return "Stripe did not answer. Try again in a moment."
     return f"Stripe refused: {error.user_message or 'try again later.'}"
+
+
+def _no_constant(name: str) -> Any:
+    """``NaN`` and ``Infinity`` are not JSON, and PostgreSQL's JSONB refuses them."""
+    raise ValueError(f"{name} is not JSON")
+
+
+def _storable(value: Any) -> None:
+    """:class:`ValueError` when a string in *value* holds NUL (JSONB refuses it)."""
+    if isinstance(value, str):
+        if "\x00" in value:
+            raise ValueError("NUL in a string")
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _storable(key)
+            _storable(item)
+    elif isinstance(value, list):
+        for item in value:
+            _storable(item)
 
 
 def _text(value: Any) -> str | None:

@@ -760,3 +760,31 @@ def test_a_future_created_time_holds_no_status_against_newer_reports(
     fresh = _event("customer.subscription.updated", {**sub, "status": "active"})
     assert deliver(client, fresh)[0] == 200
     assert state_of(stripe_app, payment_id).subscription_status == "active"
+
+
+@pytest.mark.parametrize(
+    "odd",
+    [
+        b'"amount": NaN',
+        b'"amount": Infinity',
+        b'"description": "a\\u0000b"',
+        b'"amount": ' + b"[" * 100_000 + b"]" * 100_000,  # RecursionError
+    ],
+)
+def test_json_no_database_can_store_is_refused_not_a_5xx(
+    stripe_app: Flask, client: FlaskClient, odd: bytes
+) -> None:
+    """Python reads NaN and ``\\u0000``; JSONB stores neither (a 503 forever)."""
+    _, intent = pending_payment(stripe_app)
+    body = json.dumps(intent_event("payment_intent.processing", intent)).encode()
+    body = body.replace(b'"amount": 1000', odd, 1)
+    response = client.post(
+        URL,
+        data=body,
+        headers={
+            "Stripe-Signature": signature(body),
+            "Content-Type": "application/json",
+        },
+    )
+    assert response.status_code == 400
+    assert events(stripe_app) == []
