@@ -107,6 +107,9 @@ class StartedPayment:
     client_secret: str | None = None
     gateway_customer_id: str | None = None
     gateway_subscription_id: str | None = None
+    #: The provider account the payment was made on, when it is not the
+    #: platform's (Stripe Connect): the browser must confirm it there.
+    gateway_account: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,6 +177,9 @@ class BrowserStep:
     return_url: str
     appearance: Mapping[str, Any] = field(default_factory=dict)
     confirms: str = "payment"
+    #: The provider account the payment lives on (Stripe Connect's
+    #: ``stripeAccount``), ``None`` for the platform's own.
+    account: str | None = None
 
 
 #: Content-Security-Policy directives a gateway's browser step needs, e.g.

@@ -98,12 +98,28 @@ CONNECT_FIRST = "Connect your Stripe account first, in Payments settings."
 AccountFor = Callable[[str], "str | None"]
 
 
-def application_fee_amount(amount: int, bps: int) -> int:
+#: The longest event id stored (``paylinks_gateway_events.event_id``).
+MAX_EVENT_ID = 255
+#: How far past now an event's ``created`` may be; later ones count as unknown
+#: (0), so a bogus future time never holds a status against newer reports.
+CREATED_SLACK_SECONDS = 86_400
+
+
+#: Stripe's three-decimal currencies: an API amount's last digit must be 0.
+THREE_DECIMAL = frozenset({"BHD", "JOD", "KWD", "OMR", "TND"})
+
+
+def application_fee_amount(amount: int, bps: int, currency: str = "") -> int:
     """The platform's fee on *amount* (minor units) at *bps* basis points, rounded down.
 
-    What a PaymentIntent's ``application_fee_amount`` carries.
+    What a PaymentIntent's ``application_fee_amount`` carries. In a
+    three-decimal *currency* it is rounded down to a multiple of ten, as
+    Stripe refuses any other amount there.
     """
-    return amount * bps // 10_000
+    fee = amount * bps // 10_000
+    if currency.upper() in THREE_DECIMAL:
+        fee -= fee % 10
+    return fee
 
 
 def application_fee_percent(bps: int) -> float:
@@ -185,7 +201,7 @@ class StripeGateway:
                 params["customer"] = customer
             if "stripe_account" in options and self.application_fee_bps:
                 params["application_fee_amount"] = application_fee_amount(
-                    request.amount, self.application_fee_bps
+                    request.amount, self.application_fee_bps, request.currency
                 )
             intent = self.client.v1.payment_intents.create(params, options)
         except stripe.StripeError as error:
@@ -194,6 +210,7 @@ class StripeGateway:
             gateway_payment_id=intent.id,
             client_secret=intent.client_secret,
             gateway_customer_id=customer,
+            gateway_account=options.get("stripe_account"),
         )
 
     def _customer(self, request: PaymentRequest) -> str | None:
@@ -439,16 +456,27 @@ class StripeGateway:
             # What StripeClient.construct_event checks, without building a
             # StripeObject from a body that may not be an event at all.
             self._verify(payload, signature)
-            raw = json.loads(payload)
+            raw = json.loads(payload, parse_constant=_no_constant)
+            _storable(raw)
         except stripe.SignatureVerificationError as error:
             raise WebhookRejected(str(error.user_message or error)) from error
-        except ValueError as error:  # not UTF-8, not JSON, not a v1 event
+        except (ValueError, RecursionError) as error:
+            # Not UTF-8, not JSON, not a v1 event, or JSON no database stores.
             raise WebhookRejected("The body is not a Stripe event.") from error
         if not isinstance(raw, dict) or not isinstance(raw.get("data"), dict):
             raise WebhookRejected("The body is not a Stripe event.")
         event_id, kind, created = raw.get("id"), raw.get("type"), raw.get("created")
         if not isinstance(event_id, str) or not isinstance(kind, str):
             raise WebhookRejected("The event has no id or type.")
+        if not 0 < len(event_id) <= MAX_EVENT_ID:
+            raise WebhookRejected("The event's id is not a Stripe id.")
+        created = _whole(created)
+        if created is None or not 0 <= created <= time.time() + CREATED_SLACK_SECONDS:
+            created = 0  # unknown: older than any report, so it overrides none
+        # Present but not an id (a number, say): still a connected account's
+        # event, so it is nobody's and parked, never taken as the platform's.
+        account = raw.get("account")
+        account = None if account is None else str(account)
         obj = raw["data"].get("object")
         obj = obj if isinstance(obj, dict) else {}
         problem = obj.get("last_payment_error")
@@ -461,13 +489,13 @@ class StripeGateway:
         return StripeEvent(
             id=event_id,
             type=kind,
-            account=_text(raw.get("account")),
+            account=account,
             object_id=_text(obj.get("id")),
             payment_intent_id=_text(intent),
             amount=_whole(obj.get("amount")),
             currency=currency.upper() if currency else None,
             status=_text(obj.get("status")),
-            created=_whole(created) or 0,
+            created=created,
             raw=raw,
             failure_code=_text(
                 problem.get("decline_code")
@@ -573,6 +601,7 @@ class StripeGateway:
             client_secret=client_secret,
             gateway_customer_id=customer,
             gateway_subscription_id=subscription.id,
+            gateway_account=self.connected_account(request.owner_id),
         )
 
     def _guest_customer(self, request: PaymentRequest) -> str:
@@ -704,6 +733,9 @@ class StripeGateway:
     ) -> BrowserStep | None:
         """Stripe.js and the PaymentIntent's client secret, for the Payment Element.
 
+        A PaymentIntent made on a connected account names it, so Stripe.js is
+        built with ``stripeAccount`` (a direct charge is confirmed there).
+
         The Appearance API styles the Element: *brand_color* as its primary
         colour, on a white background with near-black text. ``None`` when
         the PaymentIntent has no client secret (nothing to confirm).
@@ -715,6 +747,7 @@ class StripeGateway:
             publishable_key=self.publishable_key,
             client_secret=started.client_secret,
             return_url=return_url,
+            account=started.gateway_account,
             appearance={
                 "theme": "stripe",
                 "variables": {
@@ -973,9 +1006,9 @@ def _said(error: stripe.StripeError) -> str:
 def _refund_said(error: stripe.StripeError) -> str:
     """What the merchant is told when Stripe refuses or cannot be reached."""
     if isinstance(error, (stripe.APIConnectionError, stripe.APIError)):
-        return "Stripe did not answer. Nothing was refunded; try again."
+        return "Stripe did not answer; the refund is asked again later."
     if isinstance(error, stripe.RateLimitError):
-        return "Stripe is busy. Nothing was refunded; try again."
+        return "Stripe is busy; the refund is asked again later."
     said = error.user_message or "Stripe refused the refund."
     return f"Stripe refused the refund: {said}"
 
@@ -985,6 +1018,25 @@ def _account_said(error: stripe.StripeError) -> str:
     if isinstance(error, (stripe.APIConnectionError, stripe.APIError)):
         return "Stripe did not answer. Try again in a moment."
     return f"Stripe refused: {error.user_message or 'try again later.'}"
+
+
+def _no_constant(name: str) -> Any:
+    """``NaN`` and ``Infinity`` are not JSON, and PostgreSQL's JSONB refuses them."""
+    raise ValueError(f"{name} is not JSON")
+
+
+def _storable(value: Any) -> None:
+    """:class:`ValueError` when a string in *value* holds NUL (JSONB refuses it)."""
+    if isinstance(value, str):
+        if "\x00" in value:
+            raise ValueError("NUL in a string")
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _storable(key)
+            _storable(item)
+    elif isinstance(value, list):
+        for item in value:
+            _storable(item)
 
 
 def _text(value: Any) -> str | None:

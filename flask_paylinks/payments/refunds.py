@@ -17,9 +17,10 @@ and the refund marked failed with what the gateway said. Should the gateway
 have made the refund anyway (an answer lost on the way), its
 ``charge.refunded`` webhook raises the payment's figure to the gateway's.
 
-A refund left *pending* (the process died between the claim and the
-gateway's answer) is asked again, with its own key, by the reconciler
-(:func:`settle_pending`, from :mod:`flask_paylinks.payments.reconcile`).
+A refund left *pending* (the gateway did not answer, or the process died
+between the claim and the gateway's answer) is asked again, with its own
+key, by the reconciler (:func:`settle_pending`, from
+:mod:`flask_paylinks.payments.reconcile`).
 """
 
 from __future__ import annotations
@@ -70,10 +71,12 @@ def refund(
 ) -> Refund:
     """Refund *amount* (minor units) of *owner*'s payment *payment_id*, once per key.
 
-    Returns the refund: succeeded, or failed with the gateway's message (the
-    amount is then refundable again). The same *idempotency_key* again
-    returns the first refund. Raises :class:`NotFound` for a payment that is
-    not *owner*'s, :class:`InvalidInput` keyed ``amount`` or ``reason``.
+    Returns the refund: succeeded, failed with the gateway's refusal (the
+    amount is then refundable again), or pending when the gateway did not
+    answer (the reconciler asks again with the same key). The same
+    *idempotency_key* again returns the first refund. Raises
+    :class:`NotFound` for a payment that is not *owner*'s,
+    :class:`InvalidInput` keyed ``amount`` or ``reason``.
     """
     key = (idempotency_key or "").strip()
     if not 16 <= len(key) <= 64:
@@ -185,8 +188,14 @@ def _ask_gateway(payment: Payment, row: Refund) -> Refund:
     request = _request(payment, row)
     try:
         result = gateway.refund(request)
-    except GatewayError as error:
-        return _give_back(row, str(error))
+    except GatewayRefused as refused:
+        return _give_back(row, str(refused))
+    except GatewayError:
+        # Unanswered: the gateway may have refunded. The claim is kept and the
+        # refund stays pending, asked again with its key by the reconciler;
+        # giving it back would let another form refund the money twice.
+        session().refresh(row)
+        return row
     return _settle(payment, row, result)
 
 

@@ -195,6 +195,14 @@ def _account_updated(event: StripeEvent) -> Received:
     """Store a connected account's new state, unless what is stored is newer."""
     obj = event.raw.get("data", {}).get("object")
     state = state_from_object(obj if isinstance(obj, dict) else {})
+    if event.account is not None and state.account_id not in ("", event.account):
+        # Signed for one account, about another: it changes neither.
+        return _park(
+            event,
+            None,
+            "account_mismatch",
+            f"account {event.account} reports on account {state.account_id}",
+        )
     account = state.account_id or event.account or ""
     owner = owner_of(account) if account else None
     if owner is None:

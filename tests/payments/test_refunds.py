@@ -15,7 +15,12 @@ from flask_paylinks import signals
 from flask_paylinks.core.errors import InvalidInput, NotFound
 from flask_paylinks.db.models import GatewayEvent, Payment, Refund
 from flask_paylinks.db.session import session
-from flask_paylinks.gateways.base import GatewayError, RefundRequest, RefundResult
+from flask_paylinks.gateways.base import (
+    GatewayError,
+    GatewayRefused,
+    RefundRequest,
+    RefundResult,
+)
 from flask_paylinks.gateways.sandbox import SandboxGateway
 from flask_paylinks.payments import refunds
 
@@ -234,17 +239,17 @@ def test_two_refunds_of_what_is_left_at_once_one_goes_through(
     assert len(gateway_calls) == 2
 
 
-def test_a_gateway_failure_gives_the_amount_back(
+def test_a_gateway_refusal_gives_the_amount_back(
     host_a: Flask, paid: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def down(self: SandboxGateway, request: RefundRequest) -> RefundResult:
-        raise GatewayError("The payment service did not answer.")
+    def refuses(self: SandboxGateway, request: RefundRequest) -> RefundResult:
+        raise GatewayRefused("The payment service refused the refund.")
 
-    monkeypatch.setattr(SandboxGateway, "refund", down)
+    monkeypatch.setattr(SandboxGateway, "refund", refuses)
     row = do_refund(host_a, paid, 1000)
     assert (row.state, row.failure_message) == (
         "failed",
-        "The payment service did not answer.",
+        "The payment service refused the refund.",
     )
     payment = payment_of(host_a, paid)
     assert (payment.state, payment.amount_refunded) == ("succeeded", 0)
@@ -255,3 +260,26 @@ def test_a_gateway_failure_gives_the_amount_back(
         assert states == ["failed", "succeeded"]
         events = session().query(GatewayEvent).filter_by(payment_id=paid).count()
         assert events == 1  # the full refund's move, applied once
+
+
+def test_an_unanswered_gateway_keeps_the_claim_until_asked_again(
+    host_a: Flask, paid: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """It may have refunded: nothing is given back for a second form to take."""
+
+    def down(self: SandboxGateway, request: RefundRequest) -> RefundResult:
+        raise GatewayError("The payment service did not answer.")
+
+    monkeypatch.setattr(SandboxGateway, "refund", down)
+    row = do_refund(host_a, paid, 1000)
+    assert row.state == "pending"
+    payment = payment_of(host_a, paid)
+    assert (payment.state, payment.amount_refunded) == ("succeeded", 1000)
+    monkeypatch.undo()
+    with host_a.app_context():
+        pending = session().get(Refund, row.id)
+        assert pending is not None
+        assert refunds.settle_pending(pending).state == "succeeded"
+        states = [r.state for r in refunds.refunds_of(OWNER, paid)]
+        assert states == ["succeeded"]
+    assert payment_of(host_a, paid).state == "refunded"

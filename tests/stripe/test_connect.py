@@ -56,6 +56,7 @@ from ..hosts import crm_a
 from .conftest import WEBHOOK_SECRET
 from .localstripe import LocalStripe
 from .test_payment_intents import GRACE, start
+from .test_payment_step import STATIC, element_data, pay
 from .test_refunds import paid_intent
 from .test_webhooks import _event, deliver, intent_event
 
@@ -177,6 +178,18 @@ def test_fee_helpers_round_down_and_give_the_percent() -> None:
     assert application_fee_amount(5000, 0) == 0
     assert application_fee_amount(5000, 10_000) == 5000
     assert application_fee_percent(250) == 2.5
+
+
+def test_a_three_decimal_currencys_fee_ends_in_zero_as_stripe_requires() -> None:
+    """Stripe refuses a KWD/BHD/JOD/OMR/TND amount whose last digit is not 0.
+
+    https://docs.stripe.com/currencies#three-decimal: round to a multiple of
+    ten; the fee is rounded down, so the platform never takes more.
+    """
+    assert application_fee_amount(1010, 250, "KWD") == 20  # 25.25 -> 20
+    assert application_fee_amount(1010, 250, "bhd") == 20
+    assert application_fee_amount(1010, 250, "USD") == 25
+    assert application_fee_amount(1010, 250, "JPY") == 25
 
 
 def test_a_refund_is_made_in_the_owners_account(
@@ -310,6 +323,65 @@ def test_account_updated_flips_charges_enabled_and_an_older_one_loses(
         assert gateway(connect_app).charges_problem(A) is None
 
 
+def test_account_updated_from_account_b_about_account_a_is_parked(
+    connect_app: Flask, localstripe: LocalStripe
+) -> None:
+    """The event's ``account`` says whose it is: B's event never changes A's state."""
+    a_account = connect(connect_app, localstripe, A)
+    b_account = connect(connect_app, localstripe, B)
+    about_a = {
+        "id": a_account,
+        "object": "account",
+        "charges_enabled": False,
+        "details_submitted": False,
+        "requirements": {"currently_due": ["external_account"]},
+    }
+    event = _event("account.updated", about_a, account=b_account)
+    event["created"] = int(time.time()) + 5
+    client = connect_app.test_client()
+    assert deliver(client, event, secret=WEBHOOK_SECRET) == (200, "parked\n")
+    with connect_app.test_request_context():
+        assert gateway(connect_app).charges_problem(A) is None
+        row = (
+            session()
+            .scalars(select(GatewayEvent).where(GatewayEvent.event_id == event["id"]))
+            .one()
+        )
+        assert row.payload[REVIEW_KEY]["reason"] == "account_mismatch"
+
+
+def test_the_payment_step_of_a_connected_owner_names_the_account_to_stripe_js(
+    connect_app: Flask, localstripe: LocalStripe
+) -> None:
+    """A PaymentIntent made on the owner's account is confirmed on it.
+
+    Stripe.js must be built with ``stripeAccount`` for a direct charge, else
+    Stripe answers the client secret with "No such payment_intent".
+    (localstripe ignores accounts; the page and the script are asserted.)
+    """
+    account = connect(connect_app, localstripe, A)
+    link = link_of(connect_app, A)
+    client = connect_app.test_client()
+    step = pay(client, link)
+    page = client.get(step)
+    assert page.status_code == 200
+    data = element_data(page.text)
+    assert data["stripe-account"] == account
+    made = localstripe.edge.posts("/v1/payment_intents")  # Pay, then the step
+    assert {p.headers["Stripe-Account"] for p in made} == {account}
+    script = (STATIC / "payment-step.js").read_text()
+    assert "stripeAccount: data.stripeAccount" in script
+
+
+def test_a_single_account_payment_step_names_no_account(
+    database_url: str, stripe_config: dict[str, Any], localstripe: LocalStripe
+) -> None:
+    with _app(database_url, stripe_config) as app:
+        client = app.test_client()
+        page = client.get(pay(client, link_of(app, A)))
+        assert "stripe-account" not in element_data(page.text)
+
+
 # -- a host that names each owner's account ---------------------------------------
 
 
@@ -408,6 +480,23 @@ def test_settings_page_connects_and_shows_the_accounts_state(
     assert "<dt>Charges enabled</dt><dd>Yes</dd>" in html
     assert "<dt>Still needed</dt><dd>Nothing</dd>" in html
     assert "Continue onboarding" not in html
+
+
+def test_a_cross_site_get_of_refresh_creates_no_stripe_account(
+    connect_app: Flask, localstripe: LocalStripe
+) -> None:
+    """Stripe's refresh URL is a GET: it renews a link, it never makes an account.
+
+    Any page could make a signed-in merchant's browser fetch it; only the
+    CSRF-checked *Connect with Stripe* POST creates the account.
+    """
+    client = login(connect_app, 1)
+    answer = client.get("/paylinks/settings/payments/refresh")
+    assert answer.status_code == 200
+    assert "Connect with Stripe" in answer.get_data(as_text=True)
+    assert localstripe.edge.posts_to("/v1/account") == []
+    with connect_app.app_context():
+        assert session().scalars(select(StripeAccount)).all() == []
 
 
 def test_under_the_csp_only_the_settings_form_may_lead_to_stripe(

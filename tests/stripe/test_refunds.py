@@ -24,6 +24,7 @@ import stripe
 from flask import Flask
 from flask.testing import FlaskClient
 
+from flask_paylinks.core.errors import InvalidInput
 from flask_paylinks.db.models import Payment, Refund
 from flask_paylinks.db.session import session
 from flask_paylinks.gateways.base import GatewayError, RefundRequest
@@ -156,7 +157,9 @@ def test_stripe_down_is_a_gateway_error(
         gateway = stripe_app.extensions["paylinks"].gateway
         assert isinstance(gateway, StripeGateway)
         request = RefundRequest(intent, 100, "USD", "duplicate", secrets.token_hex(16))
-        with pytest.raises(GatewayError, match="Nothing was refunded"):
+        with pytest.raises(
+            GatewayError, match="Stripe did not answer; the refund is asked again"
+        ):
             gateway.refund(request)
     localstripe.edge.reset()
     assert stripe_refunds(localstripe, intent) == []
@@ -225,3 +228,33 @@ def test_stripes_figure_never_lowers_ours(
     assert deliver(client, charge_refunded(localstripe, intent))[0] == 200
     payment = payment_of(stripe_app, payment_id)
     assert (payment.state, payment.amount_refunded) == ("succeeded", 700)
+
+
+def test_a_lost_answer_leaves_the_refund_pending_never_refunded_twice(
+    stripe_app: Flask, localstripe: LocalStripe
+) -> None:
+    """Stripe made the refund but every answer was lost: the claim is kept.
+
+    Giving the amount back would tell the merchant "nothing was refunded"
+    and let a second form refund it again; the refund stays pending, and
+    asking again with its own key settles it with Stripe's one refund.
+    """
+    intent = paid_intent(localstripe)
+    payment_id = paid_payment(stripe_app, intent)
+    localstripe.edge.lose_responses(3)  # the first try and both retries
+    row = do_refund(stripe_app, payment_id, 400, secrets.token_hex(16))
+    assert row.state == "pending"
+    assert len(stripe_refunds(localstripe, intent)) == 1
+    assert payment_of(stripe_app, payment_id).amount_refunded == 400
+    with stripe_app.app_context(), pytest.raises(InvalidInput) as refused:
+        refunds.refund(OWNER, payment_id, 700, "duplicate", "", secrets.token_hex(16))
+    assert refused.value.errors["amount"].startswith("At most $6.00")
+
+    with stripe_app.app_context():
+        pending = session().get(Refund, row.id)
+        assert pending is not None
+        settled = refunds.settle_pending(pending)
+        assert settled.state == "succeeded"
+    assert len(stripe_refunds(localstripe, intent)) == 1
+    payment = payment_of(stripe_app, payment_id)
+    assert (payment.state, payment.amount_refunded) == ("succeeded", 400)

@@ -627,3 +627,164 @@ def test_localstripe_delivers_signed_events_that_settle_the_payment(
     assert rows[0].payload["data"]["object"]["id"] == intent.id
     with app.app_context():
         crm_a.db.engine.dispose()
+
+
+# -- odd shapes, signed as Stripe signs: never a 5xx --------------------------------
+
+
+def _odd_events(intent: str, subscription: str) -> list[tuple[str, dict[str, Any]]]:
+    """Signed events whose fields have shapes Stripe's documentation never shows."""
+    sub_obj = {"id": subscription, "object": "subscription", "status": "active"}
+    invoice = {
+        "id": "in_odd",
+        "object": "invoice",
+        "billing_reason": "subscription_create",
+        "currency": "usd",
+        "amount_due": 1000,
+        "subscription": subscription,
+    }
+    odd: list[tuple[str, dict[str, Any]]] = [
+        ("object a list", _event("payment_intent.succeeded", [intent])),  # type: ignore[arg-type]
+        (
+            "amount a string",
+            intent_event("payment_intent.succeeded", intent, amount="1000"),
+        ),  # type: ignore[arg-type]
+        (
+            "amount huge",
+            intent_event("payment_intent.succeeded", intent, amount=10**40),
+        ),
+        ("refund huge", {**charge_event(intent, refunded=10**40)}),
+        (
+            "invoice without parent",
+            _event("invoice.paid", {**invoice, "subscription": None}),
+        ),
+        (
+            "invoice amount a string",
+            _event("invoice.paid", {**invoice, "amount_due": "1000"}),
+        ),
+        (
+            "invoice currency a list",
+            _event("invoice.paid", {**invoice, "currency": ["usd"]}),
+        ),
+        (
+            "status a number",
+            _event("customer.subscription.updated", {**sub_obj, "status": 7}),
+        ),
+        (
+            "dispute of a list",
+            _event(
+                "charge.dispute.created",
+                {
+                    "object": "dispute",
+                    "payment_intent": [intent],
+                    "amount": 1000,
+                    "currency": "usd",
+                },
+            ),
+        ),
+        ("account.updated of a string", _event("account.updated", "acct_1")),  # type: ignore[arg-type]
+    ]
+    no_created = _event("customer.subscription.updated", sub_obj)
+    del no_created["created"]
+    odd.append(("created missing", no_created))
+    for label, created in [
+        ("created huge", 10**15),
+        ("created negative", -(10**15)),
+        ("created a string", "now"),
+    ]:
+        ev = _event("customer.subscription.deleted", sub_obj)
+        ev["created"] = created
+        odd.append((label, ev))
+    dispute = _event(
+        "charge.dispute.created",
+        {
+            "id": "dp_1",
+            "object": "dispute",
+            "payment_intent": intent,
+            "amount": 500,
+            "currency": "usd",
+            "status": "needs_response",
+        },
+    )
+    dispute["created"] = 10**15
+    odd.append(("dispute created huge", dispute))
+    long_id = intent_event("payment_intent.processing", intent)
+    long_id["id"] = "evt_" + "x" * 400
+    odd.append(("id past 255", long_id))
+    return odd
+
+
+def test_signed_events_of_odd_shapes_never_answer_5xx(
+    stripe_app: Flask, client: FlaskClient
+) -> None:
+    payment_id, intent = pending_payment(
+        stripe_app, gateway_subscription_id="sub_odd_shapes"
+    )
+    for label, event in _odd_events(intent, "sub_odd_shapes"):
+        status, body = deliver(client, event)
+        assert status < 500, (label, status, body)
+    assert state_of(stripe_app, payment_id).state == "pending"
+
+
+def test_an_account_that_is_not_a_string_is_parked_not_taken_as_the_platforms(
+    stripe_app: Flask, client: FlaskClient
+) -> None:
+    payment_id, intent = pending_payment(stripe_app)
+    event = intent_event("payment_intent.succeeded", intent)
+    event["account"] = 12345
+    assert deliver(client, event) == (200, "parked\n")
+    assert state_of(stripe_app, payment_id).state == "pending"
+    (row,) = events(stripe_app)
+    assert review(row)["reason"] == "unknown_account"
+
+
+def test_an_event_id_longer_than_any_stored_is_refused_and_nothing_written(
+    stripe_app: Flask, client: FlaskClient
+) -> None:
+    """PostgreSQL would refuse the row (``event_id`` is 255): a 503 forever."""
+    _, intent = pending_payment(stripe_app)
+    event = intent_event("payment_intent.succeeded", intent)
+    event["id"] = "evt_" + "x" * 300
+    assert deliver(client, event)[0] == 400
+    assert events(stripe_app) == []
+
+
+def test_a_future_created_time_holds_no_status_against_newer_reports(
+    stripe_app: Flask, client: FlaskClient
+) -> None:
+    payment_id, _ = pending_payment(stripe_app, gateway_subscription_id="sub_future")
+    sub = {"id": "sub_future", "object": "subscription", "status": "past_due"}
+    bogus = _event("customer.subscription.updated", sub)
+    bogus["created"] = int(time.time()) + 10 * 365 * 86400
+    assert deliver(client, bogus)[0] == 200
+    fresh = _event("customer.subscription.updated", {**sub, "status": "active"})
+    assert deliver(client, fresh)[0] == 200
+    assert state_of(stripe_app, payment_id).subscription_status == "active"
+
+
+@pytest.mark.parametrize(
+    "odd",
+    [
+        b'"amount": NaN',
+        b'"amount": Infinity',
+        b'"description": "a\\u0000b"',
+        b'"amount": ' + b"[" * 100_000 + b"]" * 100_000,  # RecursionError
+    ],
+)
+def test_json_no_database_can_store_is_refused_not_a_5xx(
+    stripe_app: Flask, client: FlaskClient, odd: bytes
+) -> None:
+    """Python reads NaN and ``\\u0000``; JSONB stores neither (a 503 forever)."""
+    _, intent = pending_payment(stripe_app)
+    body = json.dumps(intent_event("payment_intent.processing", intent)).encode()
+    body = body.replace(b'"amount": 1000', odd, 1)
+    response = client.post(
+        URL,
+        data=body,
+        headers={
+            "Stripe-Signature": signature(body),
+            "Content-Type": "application/json",
+        },
+    )
+    assert response.status_code == 400
+    assert events(stripe_app) == []

@@ -1,7 +1,7 @@
 /* The payment step: mount the gateway's Payment Element and confirm with it.
  * Stripe.js (loaded before this file) provides Stripe(); the page's
  * #pl-payment-element carries the publishable key, the client secret, the
- * return URL and the Appearance. A decline or a failed 3-D Secure check is
+ * return URL, the Appearance and (Stripe Connect) the connected account. A decline or a failed 3-D Secure check is
  * said in the role="alert" line and the customer tries again, no reload. */
 (function () {
   "use strict";
@@ -23,7 +23,10 @@
   var data = box.dataset;
   var appearance = {};
   try { appearance = JSON.parse(data.appearance || "{}"); } catch (ignored) { appearance = {}; }
-  var stripe = window.Stripe(data.publishableKey);
+  // A payment on a merchant's connected account is confirmed on that account.
+  var stripe = data.stripeAccount ?
+    window.Stripe(data.publishableKey, { stripeAccount: data.stripeAccount }) :
+    window.Stripe(data.publishableKey);
   var elements = stripe.elements({ clientSecret: data.clientSecret, appearance: appearance });
   var element = elements.create("payment");
   element.mount(box);

@@ -93,8 +93,16 @@ def settings_connect() -> Answer:
 def settings_refresh() -> Answer:
     """Stripe's onboarding link expired or was used: a fresh one.
 
-    With nothing to connect (any more), the settings page itself.
+    With nothing to connect (any more), the settings page itself. A GET any
+    page can make the merchant's browser send: it renews the link of an
+    account made before, and never creates one (only the CSRF-checked POST).
     """
+    try:
+        status = accounts.account_status(current_owner())
+    except GatewayError as error:
+        return _page(None, error=str(error), code=UNAVAILABLE)
+    if status.account_id is None:
+        return _page(status)
     return _onboard(nothing_to_do=200)
 
 
