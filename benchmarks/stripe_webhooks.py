@@ -2,7 +2,7 @@
 
 One command::
 
-    .venv/bin/python benchmarks/stripe_webhooks.py [--payers 3000] [--seconds 4]
+    .venv/bin/python benchmarks/stripe_webhooks.py [--payers 600] [--seconds 4]
         [--rounds 3] [--concurrency 8] [--workers 1] [--database-url URL|postgresql]
 
 It seeds the example CRM (a throw-away SQLite file; ``--database-url
@@ -21,9 +21,12 @@ body, signed when sent), in rounds that alternate four kinds of request for
 * ``verify``: to ``POST /bench/verify`` (only the signature checked);
 * ``first``: to ``/paylinks/webhooks/stripe``, each event once: verified,
   stored, the payment moved to succeeded and its follow-ups owed in the
-  outbox (the example CRM has no Redis, so they run in the request);
+  outbox (the example CRM has no Redis by default, so they run in the
+  request; ``--redis`` starts a redis-server and they are queued for an RQ
+  worker instead, none runs: the outbox rows stay owed);
 * ``again``: the events delivered before, redelivered (freshly signed, as
-  Stripe does): verified and found stored, nothing changes.
+  Stripe does): verified and found applied before, nothing changes (the
+  endpoint still answers "applied": ``apply_event`` skips a known event).
 
 A round's ``first`` stops early when its share of the payers is used. The
 events left are delivered after the timing, then the database is CHECKED:
@@ -71,6 +74,7 @@ from benchmarks.checkout_page import (  # noqa: E402
 )
 from benchmarks.load import Tally, drive, http_request  # noqa: E402
 from benchmarks.webhooks_app import WEBHOOK_SECRET  # noqa: E402
+from tests.services import postgres_cluster, redis_server  # noqa: E402
 
 URL = "/paylinks/webhooks/stripe"
 KINDS = ("bare", "verify", "first", "again")
@@ -223,8 +227,6 @@ def database(url: str | None, work: Path) -> Iterator[tuple[str, str]]:
         return
     from sqlalchemy import create_engine, text
 
-    from tests.services import postgres_cluster
-
     with postgres_cluster() as pg:
         admin = create_engine(pg.admin_url(), isolation_level="AUTOCOMMIT")
         with admin.connect() as connection:
@@ -254,13 +256,17 @@ def measure(
     return tally
 
 
-def run(args: argparse.Namespace, database_url: str) -> tuple[Figures, list[str]]:
+def run(
+    args: argparse.Namespace, database_url: str, redis_url: str | None
+) -> tuple[Figures, list[str]]:
     """Seed, serve, drive the rounds and deliver what is left; the figures."""
     print(f"[seed] {args.payers:,} pending payments...", file=sys.stderr, flush=True)
     intents = seed(database_url, args.payers)
     events = Events([succeeded_event(intent) for intent in intents])
     port = free_port()
     env = {**bench_environ(), "DATABASE_URL": database_url, "PYTHONPATH": str(ROOT)}
+    if redis_url is not None:
+        env["REDIS_URL"] = redis_url
     server = subprocess.Popen(
         [
             str(BIN / "gunicorn"),
@@ -440,7 +446,7 @@ def report(args: argparse.Namespace, figures: Figures, what: str) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--payers", type=int, default=3000, help="pending payments")
+    parser.add_argument("--payers", type=int, default=600, help="pending payments")
     parser.add_argument(
         "--seconds", type=float, default=4.0, help="per kind, per round"
     )
@@ -453,15 +459,26 @@ def main() -> None:
         help="'postgresql' for a throw-away PostgreSQL cluster, or a database URL"
         " (its demo merchants are wiped); default: a throw-away SQLite file",
     )
+    parser.add_argument(
+        "--redis",
+        action="store_true",
+        help="start a redis-server: follow-ups are queued, not run in the request",
+    )
     args = parser.parse_args()
     if args.payers < 2 * args.concurrency + args.rounds:
         parser.error("--payers: too few for the warm-up and the rounds")
 
     work = Path(tempfile.mkdtemp(prefix="paylinks-bench-webhooks-"))
     try:
-        with database(args.database_url, work) as (database_url, what):
+        with (
+            database(args.database_url, work) as (database_url, what),
+            redis_server() if args.redis else contextlib.nullcontext() as redis,
+        ):
             started = time.perf_counter()
-            figures, intents = run(args, database_url)
+            figures, intents = run(args, database_url, redis and redis.url)
+            what += "; follow-ups " + (
+                "queued in Redis (no worker)" if redis else "run in the request"
+            )
             report(args, figures, what)
             problems = check(database_url, intents)
     finally:
