@@ -357,7 +357,7 @@ def check(database_url: str, intents: list[str]) -> list[str]:
                 f"payments: {dict(states)}, expected {len(intents)} succeeded"
             )
         if any(p.succeeded_at is None for p in payments.values()):
-            problems.append("a succeeded payment has no succeeded_at")
+            problems.append("a payment has no succeeded_at")
         rows = session.execute(
             select(
                 GatewayEvent.event_id,
