@@ -187,7 +187,9 @@ class Events:
 
         return take
 
-    def cycling(self, path: str, port: int, bodies: list[bytes]) -> Callable[[], bytes]:
+    def cycling(
+        self, path: str, port: int, bodies: list[bytes]
+    ) -> Callable[[], bytes | None]:
         """*bodies* in turn, forever, each freshly signed."""
         turn = itertools.cycle(list(bodies))
         return lambda: signed(path, port, next(turn))
@@ -475,7 +477,7 @@ def main() -> None:
             redis_server() if args.redis else contextlib.nullcontext() as redis,
         ):
             started = time.perf_counter()
-            figures, intents = run(args, database_url, redis and redis.url)
+            figures, intents = run(args, database_url, redis.url if redis else None)
             what += "; follow-ups " + (
                 "queued in Redis (no worker)" if redis else "run in the request"
             )
