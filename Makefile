@@ -1,5 +1,5 @@
 # One command for the demo, one for the tests; both set up from nothing.
-.PHONY: demo test lint typing layers docs bench bench-followups bench-sends lighthouse mutation clean
+.PHONY: demo test lint typing layers docs bench bench-followups bench-sends bench-webhooks lighthouse mutation clean
 
 VENV := .venv/bin
 export FLASK_APP := example_app
@@ -49,6 +49,9 @@ bench-followups:  ## follow-ups/s and backlog: 40 payers for 60 s, RQ (2 workers
 
 bench-sends:  ## queueing a send to 100,000 contacts on PostgreSQL next to a floor, and the send rate with 1 and 4 workers; BENCH_ARGS="--contacts 20000 --small 2000 --rate-contacts 300" to shorten
 	$(VENV)/python benchmarks/sends.py $(BENCH_ARGS)
+
+bench-webhooks:  ## Stripe webhook events/s (first deliveries, redeliveries) next to a bare and a verify-only route, then checks the database; BENCH_ARGS="--database-url postgresql" for PostgreSQL
+	$(VENV)/python benchmarks/stripe_webhooks.py $(BENCH_ARGS)
 
 lighthouse:  ## Lighthouse (mobile) on the demo checkout and on Stripe's payment step (localstripe + the tests' Stripe.js shim); needs `npm install lighthouse` in $$LIGHTHOUSE_DIR (default /tmp/lh)
 	benchmarks/lighthouse.sh

@@ -26,7 +26,6 @@ two-core machine; ``--workers`` changes that.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import os
 import secrets
 import shutil
@@ -41,6 +40,10 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from benchmarks.load import drive, http_request  # noqa: E402
 
 
 def free_port() -> int:
@@ -92,43 +95,13 @@ def seed(database_url: str) -> str:
     return out.stdout.strip().splitlines()[-1]
 
 
-async def _worker(
-    host: str, port: int, request: bytes, stop: float, counts: list[int]
-) -> None:
-    while time.perf_counter() < stop:
-        reader, writer = await asyncio.open_connection(host, port)
-        writer.write(request)
-        data = await reader.read()
-        writer.close()
-        if data.startswith(b"HTTP/1.1 200"):
-            counts[0] += 1
-        else:
-            counts[1] += 1
-
-
-async def _drive(
-    port: int, path: str, seconds: float, concurrency: int
-) -> tuple[int, int]:
-    request = (
-        f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
-        "User-Agent: paylinks-bench\r\nAccept: text/html\r\nConnection: close\r\n\r\n"
-    ).encode()
-    counts = [0, 0]
-    stop = time.perf_counter() + seconds
-    await asyncio.gather(
-        *(_worker("127.0.0.1", port, request, stop, counts) for _ in range(concurrency))
-    )
-    return counts[0], counts[1]
-
-
 def rate(port: int, path: str, seconds: float, concurrency: int) -> float:
-    """Successful requests per second of *path* over *seconds*."""
-    started = time.perf_counter()
-    ok, failed = asyncio.run(_drive(port, path, seconds, concurrency))
-    elapsed = time.perf_counter() - started
-    if failed:
-        raise SystemExit(f"{failed} requests to {path} did not answer 200")
-    return ok / elapsed
+    """Successful requests per second of ``GET`` *path* over *seconds*."""
+    request = http_request("GET", path, port, headers={"Accept": "text/html"})
+    tally = drive(port, lambda: request, seconds, concurrency)
+    if tally.failed:
+        raise SystemExit(f"{tally.failed} requests to {path} did not answer 200")
+    return tally.rate
 
 
 def worker_cpu_seconds(master: int) -> float | None:
