@@ -26,7 +26,7 @@ body, signed when sent), in rounds that alternate four kinds of request for
   worker instead, none runs: the outbox rows stay owed);
 * ``again``: the events delivered before, redelivered (freshly signed, as
   Stripe does): verified and found applied before, nothing changes (the
-  endpoint still answers "applied": ``apply_event`` skips a known event).
+  endpoint answers "duplicate").
 
 A round's ``first`` stops early when its share of the payers is used. The
 events left are delivered after the timing, then the database is CHECKED:

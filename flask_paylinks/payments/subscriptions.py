@@ -137,7 +137,7 @@ def _invoice(
         ),
     )
     return hooks.Received(
-        "applied",
+        "duplicate" if applied.duplicate else "applied",
         payment_id=applied.payment.id if applied.payment is not None else None,
         entered=applied.entered,
     )

@@ -74,6 +74,8 @@ class Applied:
     entered: list[PaymentState] = field(default_factory=list)
     #: The reference, read before the commit (``""`` without a payment).
     reference: str = ""
+    #: True when the event was applied before: nothing was done this time.
+    duplicate: bool = False
 
 
 def apply_update(gateway_name: str, update: PaymentUpdate) -> Payment | None:
@@ -101,7 +103,7 @@ def apply_event(gateway_name: str, update: PaymentUpdate) -> Applied:
     ).first()
     event = _new_event(gateway_name, update, now)
     if event is None:
-        return Applied(payment)
+        return Applied(payment, duplicate=True)
     if payment is None:
         db.commit()
         log.info("gateway event %s is for an unknown payment", update.event_id)

@@ -185,7 +185,7 @@ def _receive(event: StripeEvent) -> Received:
     )
     applied = apply_event(STRIPE, update)
     return Received(
-        "applied",
+        "duplicate" if applied.duplicate else "applied",
         payment_id=applied.payment.id if applied.payment is not None else None,
         entered=applied.entered,
     )
