@@ -336,7 +336,8 @@ class StripeGateway:
         if not isinstance(named, str) or not named.startswith("acct_"):
             return None
         try:
-            link_account(owner, named, livemode)
+            # Without a commit: this runs inside the caller's own transaction.
+            link_account(owner, named, livemode, commit=False)
         except ValueError as error:
             raise GatewayError(
                 "This Stripe account is already another merchant's."

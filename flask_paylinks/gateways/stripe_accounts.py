@@ -94,8 +94,14 @@ def owner_of(account_id: str) -> str | None:
     )
 
 
-def link_account(owner: str, account_id: str, livemode: bool) -> StripeAccount:
+def link_account(
+    owner: str, account_id: str, livemode: bool, *, commit: bool = True
+) -> StripeAccount:
     """Record that *owner* is paid into *account_id*; commit; the row.
+
+    Without *commit* it is recorded in a savepoint, for a caller half-way
+    through changes of its own (a checkout, a refund): the caller's commit
+    keeps it, and if the caller rolls back, a later call records it again.
 
     A host whose ``stripe_account_for`` now names another account for the
     owner moves the row to it (its state is then unknown until retrieved).
@@ -106,6 +112,8 @@ def link_account(owner: str, account_id: str, livemode: bool) -> StripeAccount:
     row = account_of(owner, livemode)
     if row is not None and row.account_id == account_id:
         return row
+    if not commit:
+        return _link_in_savepoint(owner, account_id, livemode)
     holder = owner_of(account_id)
     if holder is not None and holder != owner:
         raise ValueError(f"Stripe account {account_id} belongs to another owner.")
@@ -127,6 +135,37 @@ def link_account(owner: str, account_id: str, livemode: bool) -> StripeAccount:
         db.commit()
     except IntegrityError:  # a concurrent request linked it first
         db.rollback()
+        found = account_of(owner, livemode)
+        if found is None or found.account_id != account_id:
+            raise
+        return found
+    return row
+
+
+def _link_in_savepoint(owner: str, account_id: str, livemode: bool) -> StripeAccount:
+    """:func:`link_account` without a commit, for a caller with pending changes."""
+    db = session()
+    holder = owner_of(account_id)
+    if holder is not None and holder != owner:
+        raise ValueError(f"Stripe account {account_id} belongs to another owner.")
+    row = account_of(owner, livemode)
+    try:
+        with db.begin_nested():
+            if row is None:
+                row = StripeAccount(
+                    owner_id=owner,
+                    account_id=account_id,
+                    livemode=livemode,
+                    requirements_due=[],
+                    last_event_created=0,
+                )
+                db.add(row)
+            else:
+                row.account_id = account_id
+                row.charges_enabled = row.details_submitted = False
+                row.requirements_due, row.disabled_reason = [], None
+                row.last_event_created = 0
+    except IntegrityError:  # a concurrent request linked it first
         found = account_of(owner, livemode)
         if found is None or found.account_id != account_id:
             raise

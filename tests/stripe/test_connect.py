@@ -426,6 +426,25 @@ def test_stripe_account_for_names_the_account_of_every_call_and_webhook(
     assert "Continue onboarding" not in html
 
 
+def test_a_host_named_account_is_recorded_without_committing_the_callers_work(
+    host_app: Flask,
+) -> None:
+    """Naming an account the first time in the middle of a caller's changes."""
+    with host_app.app_context():
+        half_done = make_product(A, name="Not saved yet", commit=False)
+        assert gateway(host_app).connected_account(A) == "acct_hostnamed0001"
+        session().rollback()  # the caller gives up
+        names = session().scalars(select(Product.name)).all()
+        assert "Not saved yet" not in names
+        assert half_done not in session()
+        # Recorded again by the next call, and kept by its caller's commit.
+        assert gateway(host_app).connected_account(A) == "acct_hostnamed0001"
+        session().commit()
+        session().expire_all()
+        stored = session().scalars(select(StripeAccount.account_id)).all()
+        assert stored == ["acct_hostnamed0001"]
+
+
 # -- the dashboard ------------------------------------------------------------------
 
 
