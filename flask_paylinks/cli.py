@@ -186,11 +186,24 @@ paylinks_cli.add_command(stripe_cli)
 
 @stripe_cli.command("register-domain")
 @click.argument("domain")
-def register_domain(domain: str) -> None:
+@click.option(
+    "--owner",
+    "owners",
+    multiple=True,
+    help="Register on this owner's connected account (Connect); repeatable.",
+)
+@click.option(
+    "--all-owners",
+    is_flag=True,
+    help="Register on every connected account recorded in this mode (Connect).",
+)
+def register_domain(domain: str, owners: tuple[str, ...], all_owners: bool) -> None:
     """Register DOMAIN with Stripe for Apple Pay and Google Pay on the checkout.
 
-    Uses the host's Stripe keys (the platform account). DOMAIN is the host
-    name customers see the checkout on, e.g. pay.example.com.
+    DOMAIN is the host name customers see the checkout on, e.g.
+    pay.example.com. Without options it is registered on the host's own
+    account; in Connect mode, also register it on the merchants' connected
+    accounts (--owner, --all-owners), where direct charges need it.
     """
     from flask_paylinks.gateways.base import GatewayError
 
@@ -207,20 +220,38 @@ def register_domain(domain: str) -> None:
             f"{domain!r} is not a domain name; give the host name alone, e.g. "
             "pay.example.com (no https://, no path)."
         )
-    try:
-        made = register(name)
-    except GatewayError as error:
+    targets: list[str | None] = list(owners)
+    if all_owners:
+        connected: list[str] = getattr(gateway, "connected_owners", list)()
+        targets += [o for o in connected if o not in targets]
+        if not targets:
+            raise click.ClickException(
+                "No connected account is recorded in this mode: nothing to register."
+            )
+    if not targets:
+        targets = [None]
+    failed = 0
+    for owner in targets:
+        whose = "the host's account" if owner is None else f"owner {owner}"
+        try:
+            made = register(name, owner)
+        except GatewayError as error:
+            failed += 1
+            click.echo(f"Stripe did not register {name} on {whose}: {error}", err=True)
+            continue
+        where = f" on {made.account} ({whose})" if made.account else ""
+        click.echo(
+            f"Registered {made.domain} ({made.id}){where}, "
+            f"{'enabled' if made.enabled else 'not enabled'}."
+        )
+        click.echo(
+            f"Apple Pay: {made.apple_pay}; Google Pay: {made.google_pay}; "
+            f"Link: {made.link}."
+        )
+    if failed:
         raise click.ClickException(
-            f"Stripe did not register {name}: {error}"
-        ) from error
-    click.echo(
-        f"Registered {made.domain} ({made.id}), "
-        f"{'enabled' if made.enabled else 'not enabled'}."
-    )
-    click.echo(
-        f"Apple Pay: {made.apple_pay}; Google Pay: {made.google_pay}; "
-        f"Link: {made.link}."
-    )
+            f"{_count(failed, 'registration')} of {len(targets)} failed."
+        )
 
 
 @stripe_cli.command("parked")

@@ -65,6 +65,7 @@ from flask_paylinks.gateways.stripe_accounts import (
     account_of,
     charges_problem_of,
     link_account,
+    owners_connected,
     save_state,
     state_from_object,
     stored_state,
@@ -857,19 +858,31 @@ class StripeGateway:
                 return str(intent.id)
         return None
 
-    def register_domain(self, domain: str) -> DomainRegistration:
-        """Register *domain* for Apple Pay, Google Pay and Link on the host's account.
+    def connected_owners(self) -> list[str]:
+        """The owners with a connected account recorded in this mode, in order."""
+        if not self.connect:
+            return []
+        return owners_connected(livemode=not self.test_mode)
 
+    def register_domain(
+        self, domain: str, owner: str | None = None
+    ) -> DomainRegistration:
+        """Register *domain* for Apple Pay, Google Pay and Link.
+
+        On the host's own account, or with *owner* on that owner's connected
+        account (Stripe needs it there for the wallets on direct charges).
         ``payment_method_domains.create`` (Stripe answers an existing domain
         with the same object). Raises :class:`GatewayRefused` with Stripe's
-        message for a bad domain, :class:`GatewayError` when unreachable.
+        message for a bad domain, :class:`GatewayError` when unreachable or
+        when *owner* has no connected account.
         """
         params: PaymentMethodDomainCreateParams = {
             "domain_name": domain,
             "enabled": True,
         }
+        options = self._options(owner) if owner is not None else {}
         try:
-            made = self.client.v1.payment_method_domains.create(params)
+            made = self.client.v1.payment_method_domains.create(params, options)
         except stripe.StripeError as error:
             retry = (stripe.APIConnectionError, stripe.APIError, stripe.RateLimitError)
             said = (
@@ -884,6 +897,7 @@ class StripeGateway:
             return str(getattr(wallet, "status", None) or "unknown")
 
         return DomainRegistration(
+            account=options.get("stripe_account"),
             id=made.id,
             domain=made.domain_name,
             enabled=bool(made.enabled),
@@ -952,6 +966,8 @@ class DomainRegistration:
     apple_pay: str
     google_pay: str
     link: str
+    #: The connected account it was registered on; ``None``: the host's own.
+    account: str | None = None
 
 
 def _plain(value: Any) -> dict[str, Any]:

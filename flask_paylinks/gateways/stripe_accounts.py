@@ -83,6 +83,19 @@ def account_of(owner: str, livemode: bool) -> StripeAccount | None:
     )
 
 
+def owners_connected(livemode: bool) -> list[str]:
+    """The owners with an account recorded in that mode, ordered by owner id."""
+    return list(
+        session()
+        .scalars(
+            select(StripeAccount.owner_id)
+            .where(StripeAccount.livemode == livemode)
+            .order_by(StripeAccount.owner_id)
+        )
+        .all()
+    )
+
+
 def owner_of(account_id: str) -> str | None:
     """The owner whose account *account_id* is, or ``None`` (nobody's)."""
     return (

@@ -646,3 +646,63 @@ def test_a_connect_endpoints_own_secret_verifies_its_events(
             "applied\n",
         )
         assert deliver(client, event, secret="whsec_someone_else")[0] == 400
+
+
+# -- Apple Pay / Google Pay domains on connected accounts ----------------------------
+
+
+def test_a_domain_is_registered_on_each_connected_account(
+    connect_app: Flask, localstripe: LocalStripe
+) -> None:
+    account_a = connect(connect_app, localstripe, A)
+    account_b = connect(connect_app, localstripe, B)
+    localstripe.edge.reset_requests()
+    runner = connect_app.test_cli_runner()
+    result = runner.invoke(
+        args=[
+            "paylinks",
+            "stripe",
+            "register-domain",
+            "pay.example.com",
+            "--all-owners",
+        ]
+    )
+    assert result.exit_code == 0, result.output
+    assert f"on {account_a} (owner {A})" in result.output
+    assert f"on {account_b} (owner {B})" in result.output
+    made = localstripe.edge.posts("/v1/payment_method_domains")
+    assert [r.headers.get("Stripe-Account") for r in made] == [account_a, account_b]
+    assert {r.field("domain_name") for r in made} == {"pay.example.com"}
+
+    localstripe.edge.reset_requests()
+    one = runner.invoke(
+        args=["paylinks", "stripe", "register-domain", "pay.example.com", "--owner", B]
+    )
+    assert one.exit_code == 0, one.output
+    [only] = localstripe.edge.posts("/v1/payment_method_domains")
+    assert only.headers.get("Stripe-Account") == account_b
+
+
+def test_an_owner_without_an_account_fails_that_registration_only(
+    connect_app: Flask, localstripe: LocalStripe
+) -> None:
+    account_a = connect(connect_app, localstripe, A)
+    localstripe.edge.reset_requests()
+    result = connect_app.test_cli_runner().invoke(
+        args=[
+            "paylinks",
+            "stripe",
+            "register-domain",
+            "pay.example.com",
+            "--owner",
+            A,
+            "--owner",
+            B,
+        ]
+    )
+    assert result.exit_code == 1
+    assert f"on {account_a} (owner {A})" in result.output
+    assert f"on owner {B}: {CONNECT_FIRST}" in result.output
+    assert "1 registration of 2 failed." in result.output
+    [made] = localstripe.edge.posts("/v1/payment_method_domains")
+    assert made.headers.get("Stripe-Account") == account_a

@@ -69,7 +69,8 @@ def test_stripes_refusal_is_said_and_the_exit_is_non_zero(
     )
     assert result.exit_code == 1
     assert (
-        "Stripe did not register localhost: The domain name 'localhost' is not a "
+        "Stripe did not register localhost on the host's account: The domain name "
+        "'localhost' is not a "
         "valid domain name." in result.output
     )
     assert "Traceback" not in result.output
@@ -84,8 +85,8 @@ def test_stripe_unreachable_is_said_too(
     )
     assert result.exit_code == 1
     assert (
-        "Stripe did not register pay.example.com: Stripe did not answer; try again."
-        in result.output
+        "Stripe did not register pay.example.com on the host's account: "
+        "Stripe did not answer; try again." in result.output
     )
 
 
