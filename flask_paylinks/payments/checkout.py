@@ -188,9 +188,12 @@ def pay(link: PaymentLink, command: PayCommand) -> PayResult:
         return Taken(taken.in_progress)
     except PaymentNotStarted as failed:
         shown = failed.quote or fallback_quote(link, command.choices)
-        # Unanswered, the payment waits for this same attempt to try again.
-        attempt = command.attempt if failed.retryable else new_attempt()
-        return Unavailable(NOT_STARTED, shown, attempt)
+        if failed.retryable:
+            # Unanswered, the payment waits for this same attempt to try again.
+            return Unavailable(NOT_STARTED, shown, command.attempt)
+        # Refused (an amount below the provider's minimum, an account that
+        # cannot take this currency…): its reason, and trying again is new.
+        return Declined(str(failed) or DID_NOT_GO_THROUGH, shown, new_attempt())
     return _confirm(link, slug, checkout, command)
 
 

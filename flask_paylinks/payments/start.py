@@ -77,10 +77,17 @@ class PaymentNotStarted(errors.Unavailable):
     """
 
     def __init__(
-        self, message: str, quote: Quote | None = None, *, retryable: bool = False
+        self,
+        message: str,
+        quote: Quote | None = None,
+        *,
+        retryable: bool = False,
+        expired: bool = False,
     ) -> None:
         super().__init__(message)
         self.quote = quote
+        #: The payment's page outlived the gateway's memory of it: start again.
+        self.expired = expired
         #: The gateway did not answer (it may have made the payment): the
         #: payment stays pending, and paying again with the same attempt asks
         #: with the same idempotency key, so it gets the same payment back.
@@ -453,9 +460,11 @@ def resume_started(
     gateway = paylinks_state().gateway
     try:
         started = gateway.start_payment(_payment_request(payment, attempt))
-    except GatewayError as error:
+    except GatewayRefused as error:
         raise PaymentNotStarted(str(error)) from error
+    except GatewayError as error:
+        raise PaymentNotStarted(str(error), retryable=True) from error
     if payment.gateway_payment_id not in (None, started.gateway_payment_id):
         log.warning("gateway answered payment %s with another id", reference)
-        raise PaymentNotStarted(STEP_EXPIRED)
+        raise PaymentNotStarted(STEP_EXPIRED, expired=True)
     return payment, started

@@ -128,6 +128,8 @@ class StripeEdge:
     requests: list[Recorded] = field(default_factory=list)
     saved: dict[str, _Saved] = field(default_factory=dict)
     failures: int = 0
+    #: Stripe's refusals to give, next, to POSTs on these paths: path -> error.
+    refusals: dict[str, dict[str, str]] = field(default_factory=dict)
     lost: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
     url: str = ""
@@ -162,6 +164,16 @@ class StripeEdge:
         """Answer the next *times* API requests with a 500, unprocessed."""
         self.failures = times
 
+    def refuse(self, path: str, code: str, message: str) -> None:
+        """Answer the next POST to *path* with Stripe's 400 refusal, unprocessed.
+
+        Shaped as Stripe documents an ``invalid_request_error``
+        (https://docs.stripe.com/api/errors): ``code`` such as
+        ``amount_too_small``, and its ``message``.
+        """
+        with self.lock:
+            self.refusals[path] = {"code": code, "message": message}
+
     def lose_responses(self, times: int) -> None:
         """Process the next *times* API requests, then drop their answers."""
         self.lost = times
@@ -172,6 +184,7 @@ class StripeEdge:
             self.requests.clear()
             self.saved.clear()
             self.failures = self.lost = 0
+            self.refusals.clear()
             self.billing = Billing()
             self.accounts.clear()
 
@@ -362,6 +375,11 @@ class _Handler(BaseHTTPRequestHandler):
             if edge.failures:
                 edge.failures -= 1
                 self._answer(500, _api_error(500, "api_error", "edge: injected 500"))
+                return
+            refusal = edge.refusals.pop(path, None) if self.command == "POST" else None
+            if refusal is not None:
+                error = {"type": "invalid_request_error", "param": "amount", **refusal}
+                self._answer(400, json.dumps({"error": error}).encode())
                 return
             lose = edge.lost > 0
             if lose:

@@ -222,7 +222,7 @@ def test_a_step_stripe_answers_with_another_intent_expires_and_keeps_the_first(
     (first,) = intents(localstripe)
     localstripe.edge.saved.clear()  # the key forgotten
     response = client.get(step)
-    assert response.status_code == 503
+    assert response.status_code == 410  # gone: start again
     assert "This payment page expired" in response.text
     with stripe_app.app_context():
         (payment,) = crm_a.db.session.scalars(crm_a.db.select(Payment)).all()
@@ -251,3 +251,26 @@ def test_the_payment_steps_own_bytes_stay_under_60_kb(
         (STATIC / name).stat().st_size for name in ("checkout.css", "payment-step.js")
     )
     assert own < 60_000, own
+
+
+def test_stripe_refusing_the_payment_says_why_with_a_4xx_and_charges_nothing(
+    client: FlaskClient, link: PaymentLink, localstripe: LocalStripe, stripe_app: Flask
+) -> None:
+    """A refusal is Stripe's no (402 with its reason), not "could not reach" (503)."""
+    localstripe.edge.refuse(
+        "/v1/payment_intents",
+        "amount_too_small",
+        "Amount must be at least €0.50 eur",
+    )
+    response = client.post(f"/pay/{link.slug}", data=submission(client, link))
+    assert response.status_code == 402
+    assert "Amount must be at least €0.50 eur" in response.text
+    assert "could not reach" not in response.text
+    assert intents(localstripe) == []
+    with stripe_app.app_context():
+        (payment,) = crm_a.db.session.scalars(crm_a.db.select(Payment)).all()
+        assert payment.state == "failed"
+        assert payment.failure_message == "Amount must be at least €0.50 eur"
+    # Pressing Pay again is a new attempt, which Stripe takes this time.
+    assert "/confirm/" in pay(client, link)
+    assert len(intents(localstripe)) == 1

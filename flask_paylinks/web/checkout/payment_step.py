@@ -87,7 +87,9 @@ def payment_step(slug: str, token: str) -> ResponseReturnValue:
             retry_url=url_for("paylinks_checkout.show", slug=link.slug),
             **_layout(link),
         )
-        return html, 503
+        # Unanswered is a 503 (try again); an expired page is gone; refused
+        # is the provider's no.
+        return html, 503 if error.retryable else 410 if error.expired else 402
     if shown.step is None:
         return redirect(receipt, code=303)
     return render_template(
