@@ -121,6 +121,10 @@ def receive(event: StripeEvent) -> Received:
 
 
 def _receive(event: StripeEvent) -> Received:
+    if _applied_before(event):
+        # Stripe redelivers (and retries after a timeout): one indexed read
+        # answers it, before any payment is looked up or locked.
+        return Received("duplicate")
     if event.type == "account.updated":
         return _account_updated(event)
     if event.type not in OUTCOMES and event.type not in subscriptions.EVENTS:
@@ -212,6 +216,16 @@ def _account_updated(event: StripeEvent) -> Received:
     if row is None:
         return Received("duplicate")
     return Received("applied")
+
+
+def _applied_before(event: StripeEvent) -> bool:
+    """Whether *event* was stored and applied (or recorded) before."""
+    done = session().scalar(
+        select(GatewayEvent.processed_at).where(
+            GatewayEvent.gateway == STRIPE, GatewayEvent.event_id == event.id
+        )
+    )
+    return done is not None
 
 
 def _payment_of(event: StripeEvent) -> Payment | None:
