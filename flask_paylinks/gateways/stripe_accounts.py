@@ -125,29 +125,19 @@ def link_account(
     row = account_of(owner, livemode)
     if row is not None and row.account_id == account_id:
         return row
-    if not commit:
-        return _link_in_savepoint(owner, account_id, livemode)
     holder = owner_of(account_id)
     if holder is not None and holder != owner:
         raise ValueError(f"Stripe account {account_id} belongs to another owner.")
-    if row is None:
-        row = StripeAccount(
-            owner_id=owner,
-            account_id=account_id,
-            livemode=livemode,
-            requirements_due=[],
-            last_event_created=0,
-        )
-        db.add(row)
-    else:
-        row.account_id = account_id
-        row.charges_enabled = row.details_submitted = False
-        row.requirements_due, row.disabled_reason = [], None
-        row.last_event_created = 0
     try:
-        db.commit()
+        if commit:
+            row = _write_link(row, owner, account_id, livemode)
+            db.commit()
+        else:
+            with db.begin_nested():
+                row = _write_link(row, owner, account_id, livemode)
     except IntegrityError:  # a concurrent request linked it first
-        db.rollback()
+        if commit:
+            db.rollback()
         found = account_of(owner, livemode)
         if found is None or found.account_id != account_id:
             raise
@@ -155,34 +145,18 @@ def link_account(
     return row
 
 
-def _link_in_savepoint(owner: str, account_id: str, livemode: bool) -> StripeAccount:
-    """:func:`link_account` without a commit, for a caller with pending changes."""
-    db = session()
-    holder = owner_of(account_id)
-    if holder is not None and holder != owner:
-        raise ValueError(f"Stripe account {account_id} belongs to another owner.")
-    row = account_of(owner, livemode)
-    try:
-        with db.begin_nested():
-            if row is None:
-                row = StripeAccount(
-                    owner_id=owner,
-                    account_id=account_id,
-                    livemode=livemode,
-                    requirements_due=[],
-                    last_event_created=0,
-                )
-                db.add(row)
-            else:
-                row.account_id = account_id
-                row.charges_enabled = row.details_submitted = False
-                row.requirements_due, row.disabled_reason = [], None
-                row.last_event_created = 0
-    except IntegrityError:  # a concurrent request linked it first
-        found = account_of(owner, livemode)
-        if found is None or found.account_id != account_id:
-            raise
-        return found
+def _write_link(
+    row: StripeAccount | None, owner: str, account_id: str, livemode: bool
+) -> StripeAccount:
+    """*owner*'s row pointed at *account_id*, its state unknown until retrieved."""
+    if row is None:
+        row = StripeAccount(owner_id=owner, livemode=livemode)
+        session().add(row)
+    row.account_id = account_id
+    row.charges_enabled = row.details_submitted = False
+    row.requirements_due, row.disabled_reason = [], None
+    row.last_event_created = 0
+    session().flush()
     return row
 
 
