@@ -9,9 +9,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+from flask import Flask
 
 from tests.services import ServiceUnavailable
 
+from ..checkout.conftest import Shop
+from ..hosts import crm_a
 from .localstripe import LocalStripe, localstripe_server
 
 SECRET_KEY = "sk_test_paylinks"
@@ -46,3 +49,21 @@ def stripe_config(localstripe: LocalStripe) -> dict[str, object]:
         "PAYLINKS_STRIPE_WEBHOOK_SECRET": WEBHOOK_SECRET,
         "PAYLINKS_STRIPE_API_BASE": localstripe.api_base,
     }
+
+
+@pytest.fixture
+def stripe_app(database_url: str, stripe_config: dict[str, object]) -> Iterator[Flask]:
+    """Host A on the Stripe gateway, pointed at localstripe's edge, tables made."""
+    app = crm_a.create_app(database_url, **stripe_config)
+    with app.app_context():
+        crm_a.db.create_all()
+    yield app
+    with app.app_context():
+        crm_a.db.session.remove()
+        crm_a.db.engine.dispose()
+
+
+@pytest.fixture
+def shop(stripe_app: Flask) -> Shop:
+    """Makes products and links on ``stripe_app``."""
+    return Shop(stripe_app)

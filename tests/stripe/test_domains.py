@@ -10,9 +10,6 @@ documents for a PaymentMethodDomain (``id`` ``pmd_…``, ``domain_name``,
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import Any
-
 import pytest
 from flask import Flask
 
@@ -21,14 +18,6 @@ from flask_paylinks.gateways.stripe import API_VERSION
 from ..hosts import crm_a
 from .conftest import SECRET_KEY
 from .localstripe import LocalStripe
-
-
-@pytest.fixture
-def stripe_app(database_url: str, stripe_config: dict[str, Any]) -> Iterator[Flask]:
-    app = crm_a.create_app(database_url, **stripe_config)
-    yield app
-    with app.app_context():
-        crm_a.db.engine.dispose()
 
 
 def test_a_domain_is_registered_with_the_hosts_keys(

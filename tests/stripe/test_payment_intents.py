@@ -10,7 +10,6 @@ faults (a 500 before processing, a response lost after processing).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -34,23 +33,6 @@ from .localstripe import LocalStripe
 
 ADA = payments.Customer(name="Ada Lovelace", email="Ada@Example.com ")
 GRACE = payments.Customer(name="Grace Hopper", email="grace@example.com")
-
-
-@pytest.fixture
-def stripe_app(database_url: str, stripe_config: dict[str, Any]) -> Iterator[Flask]:
-    """Host A on the Stripe gateway, pointed at localstripe's edge."""
-    app = crm_a.create_app(database_url, **stripe_config)
-    with app.app_context():
-        crm_a.db.create_all()
-    yield app
-    with app.app_context():
-        crm_a.db.session.remove()
-        crm_a.db.engine.dispose()
-
-
-@pytest.fixture
-def shop(stripe_app: Flask) -> Shop:
-    return Shop(stripe_app)
 
 
 @pytest.fixture

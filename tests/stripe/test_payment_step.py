@@ -9,7 +9,6 @@ served there, as that module says). The browser half is in
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from html import unescape
 from pathlib import Path
 from typing import Any
@@ -30,17 +29,6 @@ from .localstripe import LocalStripe
 from .test_config import mount
 
 STATIC = Path(__file__).resolve().parents[2] / "flask_paylinks" / "static" / "paylinks"
-
-
-@pytest.fixture
-def stripe_app(database_url: str, stripe_config: dict[str, Any]) -> Iterator[Flask]:
-    app = crm_a.create_app(database_url, **stripe_config)
-    with app.app_context():
-        crm_a.db.create_all()
-    yield app
-    with app.app_context():
-        crm_a.db.session.remove()
-        crm_a.db.engine.dispose()
 
 
 @pytest.fixture

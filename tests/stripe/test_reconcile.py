@@ -15,7 +15,6 @@ PaymentIntent id was never stored).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
@@ -25,7 +24,6 @@ from flask import Flask
 from sqlalchemy import func, select
 
 from flask_paylinks import payments
-from flask_paylinks.core.pricing import Choices
 from flask_paylinks.db.models import (
     GatewayEvent,
     OutboxItem,
@@ -46,28 +44,12 @@ from ..checkout.conftest import Shop
 from ..hosts import crm_a
 from .conftest import SECRET_KEY
 from .localstripe import LocalStripe
+from .test_payment_intents import start as start_checkout
 
 ADA = payments.Customer(name="Ada Lovelace", email="ada@example.com")
 PAID_CARD = "4242424242424242"
 #: Attaches, then its charge is declined (Stripe's and localstripe's test number).
 DECLINED_CARD = "4000000000000341"
-
-
-@pytest.fixture
-def stripe_app(database_url: str, stripe_config: dict[str, Any]) -> Iterator[Flask]:
-    """Host A on the Stripe gateway, pointed at localstripe's edge."""
-    app = crm_a.create_app(database_url, **stripe_config)
-    with app.app_context():
-        crm_a.db.create_all()
-    yield app
-    with app.app_context():
-        crm_a.db.session.remove()
-        crm_a.db.engine.dispose()
-
-
-@pytest.fixture
-def shop(stripe_app: Flask) -> Shop:
-    return Shop(stripe_app)
 
 
 @pytest.fixture
@@ -78,16 +60,9 @@ def link(shop: Shop) -> PaymentLink:
 
 def start(app: Flask, link: PaymentLink, attempt: str) -> Payment:
     """A pending payment, its PaymentIntent made on localstripe by the checkout."""
-    with app.test_request_context():
-        fresh = crm_a.db.session.get(PaymentLink, link.id)
-        assert fresh is not None
-        checkout = payments.start_checkout(
-            fresh, choices=Choices(), customer=ADA, attempt=attempt
-        )
-        crm_a.db.session.refresh(checkout.payment)
-        crm_a.db.session.expunge(checkout.payment)
-        assert checkout.payment.gateway_payment_id
-        return checkout.payment
+    payment = start_checkout(app, link, attempt, ADA).payment
+    assert payment.gateway_payment_id
+    return payment
 
 
 def customer_pays(localstripe: LocalStripe, intent: str, card: str) -> None:

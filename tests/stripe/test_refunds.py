@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import secrets
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -32,24 +31,11 @@ from flask_paylinks.gateways.stripe import StripeGateway
 from flask_paylinks.payments import refunds
 
 from ..factories import make_payment
-from ..hosts import crm_a
 from .conftest import SECRET_KEY, WEBHOOK_SECRET
 from .localstripe import LocalStripe
 from .test_webhooks import URL, _event, signature
 
 OWNER = "1"
-
-
-@pytest.fixture
-def stripe_app(database_url: str, stripe_config: dict[str, Any]) -> Iterator[Flask]:
-    """Host A on the Stripe gateway, pointed at localstripe's edge."""
-    app = crm_a.create_app(database_url, **stripe_config)
-    with app.app_context():
-        crm_a.db.create_all()
-    yield app
-    with app.app_context():
-        crm_a.db.session.remove()
-        crm_a.db.engine.dispose()
 
 
 def paid_intent(localstripe: LocalStripe, amount: int = 1000) -> str:
