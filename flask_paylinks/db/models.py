@@ -551,6 +551,11 @@ class Payment(Timestamps, Base):
         """What is left to refund."""
         return Money(self.amount_total - (self.amount_refunded or 0), self.currency)
 
+    @property
+    def can_be_refunded(self) -> bool:
+        """Whether the payment is paid and has something left to refund."""
+        return self.state == PaymentState.SUCCEEDED and self.refundable.amount > 0
+
 
 class Send(Timestamps, Base):
     """One bulk send of a link to many contacts."""

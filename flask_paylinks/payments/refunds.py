@@ -122,8 +122,8 @@ def _check(payment: Payment, amount: int | None, reason: str) -> None:
     errors: dict[str, str] = {}
     if reason not in REASONS:
         errors["reason"] = "Choose a reason."
-    left = payment.amount_total - (payment.amount_refunded or 0)
-    if payment.state != PaymentState.SUCCEEDED or left <= 0:
+    left = payment.refundable.amount
+    if not payment.can_be_refunded:
         errors["amount"] = "Only a paid payment with something left can be refunded."
     elif amount is None or amount <= 0:
         errors["amount"] = "Enter an amount above zero."

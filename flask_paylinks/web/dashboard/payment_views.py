@@ -9,7 +9,7 @@ from flask import redirect, render_template, request, url_for
 from flask_paylinks.catalog.presenters import interval_label
 from flask_paylinks.core.errors import InvalidInput
 from flask_paylinks.core.money import Money
-from flask_paylinks.db.models import Payment, PaymentState, RefundReason, RefundState
+from flask_paylinks.db.models import Payment, RefundReason, RefundState
 from flask_paylinks.db.scoping import current_owner, require_owned
 from flask_paylinks.payments import refunds as refund_service
 from flask_paylinks.state import paylinks_state
@@ -59,15 +59,12 @@ def _refund_form(payment: Payment, formdata: Any = None) -> Any:
 
 
 def _page(payment: Payment, form: Any) -> str:
-    can_refund = (
-        payment.state == PaymentState.SUCCEEDED and payment.refundable.amount > 0
-    )
     return render_template(
         "paylinks/dashboard/payment_detail.html",
         payment=payment,
         refunds=refund_service.refunds_of(payment.owner_id, payment.id),
         reasons=refund_service.REASONS,
-        form=form if can_refund else None,
+        form=form if payment.can_be_refunded else None,
         contact_url=paylinks_state().contact_url,
         interval_label=interval_label,
         test_mode=paylinks_state().gateway.test_mode,
