@@ -183,19 +183,14 @@ def reconcile_payment(payment_id: int) -> str:
         payment.reference,
     )
     db.commit()  # no transaction stays open while the gateway is asked
-    # A host's own gateway written before look-ups existed has none: skipped.
-    look_up = getattr(gateway, "look_up", None)
-    find_started = getattr(gateway, "find_started", None)
     found = ""
     if not intent:
-        intent = find_started(reference, owner) if find_started else None
+        intent = gateway.find_started(reference, owner)
         if intent is None:
             return "skipped"
         _store_intent(payment_id, intent)
         found = "+found"
-    if look_up is None:
-        return "skipped" + found
-    reported: PaymentUpdate | None = look_up(intent, owner)
+    reported: PaymentUpdate | None = gateway.look_up(intent, owner)
     if reported is None:
         return "pending" + found
     return _apply(payment_id, reported) + found
